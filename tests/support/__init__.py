@@ -1,0 +1,1 @@
+"""Helpers shared by the test tiers (import as `from support import waiting`)."""
