@@ -1,8 +1,9 @@
-"""Evaluation stays fast on big inputs: one offer of 10,000 entries, and 10,000 offers."""
+"""Evaluation is correct on big inputs: one offer of 10,000 entries, and 10,000 offers.
+
+Speed is shown by bench/scheduler_offers.py, not here.
+"""
 
 from __future__ import annotations
-
-import time
 
 from mesopress.model.specs import PlacementSpec, PodSpec, PortSpec, VolumeSpec
 from mesopress.offers import evaluator, operations, requests, samples
@@ -17,7 +18,6 @@ POD = PodSpec(
     volumes=(VolumeSpec("data", 1024),),
     placement=PlacementSpec(True, ()),
 )
-BUDGET = 2.0  # seconds, generous for a shared CI machine
 
 
 def ctx() -> requests.Context:
@@ -29,12 +29,9 @@ def test_one_offer_with_ten_thousand_entries() -> None:
     extra += [samples.reserved("mem", 1.0, f"galera-{i}", f"galera-{i}.mem.{i}") for i in range(5000)]
     offer = samples.offer(1, ports=tuple((p, p) for p in range(20000, 30000, 2)), extra=extra)
     assert len(offer["resources"]) >= 10000
-    start = time.perf_counter()
     result = evaluator.evaluate(
         [requests.launch(POD, i, f"t{i}") for i in range(3)], [offer], ctx(), collect_garbage=True
     )
-    elapsed = time.perf_counter() - start
-    assert elapsed < BUDGET, elapsed
     [accept] = result.accepts
     assert len(accept.matches) == 1 and len(accept.garbage.reserved) == 5000
     assert accept.matches[0].footprint.ports == {"sql": 20000, "gcomm": 20002}
@@ -43,10 +40,7 @@ def test_one_offer_with_ten_thousand_entries() -> None:
 def test_ten_thousand_offers_most_of_which_do_not_fit() -> None:
     offers = [samples.offer(n, cpus=0.5) for n in range(1, 10001)]
     offers += [samples.offer(n) for n in range(10001, 10004)]
-    start = time.perf_counter()
     result = evaluator.evaluate([requests.launch(POD, i, f"t{i}") for i in range(3)], offers, ctx())
-    elapsed = time.perf_counter() - start
-    assert elapsed < BUDGET * 3, elapsed
     assert [a.agent_id for a in result.accepts] == [samples.agent_id(n) for n in (10001, 10002, 10003)]
     assert len(result.declines) == 10000
 
@@ -67,9 +61,7 @@ def test_relaunch_among_ten_thousand_offers_goes_straight_to_its_agent() -> None
         ports={"sql": 31000, "gcomm": 31001},
     )
     offers = [samples.offer(n, extra=held if n == 5000 else ()) for n in range(1, 10001)]
-    start = time.perf_counter()
     result = evaluator.evaluate([requests.relaunch(POD, footprint, "t")], offers, ctx())
-    assert time.perf_counter() - start < BUDGET * 3
     [accept] = result.accepts
     assert accept.agent_id == samples.agent_id(5000)
     assert accept.operations == (operations.make("LAUNCH", [accept.matches[0].task_info]),)
