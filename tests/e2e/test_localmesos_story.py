@@ -36,11 +36,11 @@ class RecordingScheduler:
     def __init__(self) -> None:
         self.offers: queue.Queue[dict[str, Any]] = queue.Queue()
         self.updates: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.registered = threading.Event()
+        self.subscribed = threading.Event()
         self.errors: list[str] = []
 
     def registered_(self, *_: Any) -> None:
-        self.registered.set()
+        self.subscribed.set()
 
     def __getattr__(self, name: str) -> Callable[..., None]:
         # pymesos calls every callback by name; the ones we do not care about are no-ops.
@@ -160,7 +160,7 @@ def test_volume_survives_task_death_and_is_cleaned_up(cluster: Cluster) -> None:
     driver = MesosSchedulerDriver(sched, framework, cluster.master_url, use_addict=False, failover=True)
     driver.start()
     try:
-        assert sched.registered.wait(TIMEOUT), "framework never registered"
+        assert sched.subscribed.wait(TIMEOUT), "framework never registered"
         persistence_id = f"story-{uuid.uuid4()}"
 
         # 1. RESERVE + CREATE + LAUNCH in one ACCEPT; the task writes into its volume.
