@@ -29,8 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.report import table, write_section  # noqa: E402
 from localmesos.cluster import Cluster  # noqa: E402
 
-FRAMEWORK = {"user": "bench", "name": "bench", "roles": ["bench"],
-             "capabilities": [{"type": "MULTI_ROLE"}, {"type": "RESERVATION_REFINEMENT"}]}
+FRAMEWORK = {
+    "user": "bench",
+    "name": "bench",
+    "roles": ["bench"],
+    "capabilities": [{"type": "MULTI_ROLE"}, {"type": "RESERVATION_REFINEMENT"}],
+}
 
 
 class Stream:
@@ -40,8 +44,12 @@ class Stream:
         host, port = address.split(":")
         self.conn = http.client.HTTPConnection(host, int(port), timeout=600)
         body = json.dumps({"type": "SUBSCRIBE", "subscribe": {"framework_info": FRAMEWORK}})
-        self.conn.request("POST", "/api/v1/scheduler", body,
-                          {"Content-Type": "application/json", "Accept": "application/json"})
+        self.conn.request(
+            "POST",
+            "/api/v1/scheduler",
+            body,
+            {"Content-Type": "application/json", "Accept": "application/json"},
+        )
         self.resp = self.conn.getresponse()
         assert self.resp.status == 200, self.resp.status
         self.stream_id = self.resp.getheader("Mesos-Stream-Id")
@@ -77,8 +85,12 @@ def _call(address: str, stream: Stream, call: dict[str, Any]) -> None:
     host, port = address.split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=600)
     call["framework_id"] = {"value": stream.framework_id}
-    conn.request("POST", "/api/v1/scheduler", json.dumps(call),
-                 {"Content-Type": "application/json", "Mesos-Stream-Id": stream.stream_id})
+    conn.request(
+        "POST",
+        "/api/v1/scheduler",
+        json.dumps(call),
+        {"Content-Type": "application/json", "Mesos-Stream-Id": stream.stream_id},
+    )
     resp = conn.getresponse()
     resp.read()
     conn.close()
@@ -89,10 +101,16 @@ def _baseline(cluster: Cluster, agents: int) -> float:
     """Seconds to JSON-encode and decode one OFFERS event holding one offer per agent."""
     offers = []
     for agent in cluster.agents:
-        offers.append({"id": {"value": "x-O1"}, "framework_id": {"value": "x-0000"},
-                       "agent_id": {"value": agent.agent_id}, "hostname": "127.0.0.1",
-                       "allocation_info": {"role": "bench"},
-                       "resources": [dict(r, allocation_info={"role": "bench"}) for r in agent.total]})
+        offers.append(
+            {
+                "id": {"value": "x-O1"},
+                "framework_id": {"value": "x-0000"},
+                "agent_id": {"value": agent.agent_id},
+                "hostname": "127.0.0.1",
+                "allocation_info": {"role": "bench"},
+                "resources": [dict(r, allocation_info={"role": "bench"}) for r in agent.total],
+            }
+        )
     start = time.perf_counter()
     json.loads(json.dumps({"type": "OFFERS", "offers": {"offers": offers}}))
     return time.perf_counter() - start
@@ -100,14 +118,25 @@ def _baseline(cluster: Cluster, agents: int) -> float:
 
 def measure(agents: int, rounds: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        cluster = Cluster(Path(tmp), agents=agents, simulate=True, allocation_interval=3600.0,
-                          agent_resources="cpus:4;mem:4096;disk:20000;ports:[31000-31004]")
+        cluster = Cluster(
+            Path(tmp),
+            agents=agents,
+            simulate=True,
+            allocation_interval=3600.0,
+            agent_resources="cpus:4;mem:4096;disk:20000;ports:[31000-31004]",
+        )
         cluster.start()
         try:
             stream = Stream(cluster.master_url)
             stream.subscribed.wait(60)
-            _call(cluster.master_url, stream, {"type": "DECLINE", "decline": {
-                "offer_ids": stream.wait_offers(agents), "filters": {"refuse_seconds": 0}}})
+            _call(
+                cluster.master_url,
+                stream,
+                {
+                    "type": "DECLINE",
+                    "decline": {"offer_ids": stream.wait_offers(agents), "filters": {"refuse_seconds": 0}},
+                },
+            )
             cpu, wall = [], []
             for _ in range(rounds):
                 t0, c0 = time.perf_counter(), time.thread_time()
@@ -115,8 +144,14 @@ def measure(agents: int, rounds: int) -> dict[str, float]:
                 cpu.append(time.thread_time() - c0)
                 offer_ids = stream.wait_offers(agents)
                 wall.append(time.perf_counter() - t0)
-                _call(cluster.master_url, stream, {"type": "DECLINE", "decline": {
-                    "offer_ids": offer_ids, "filters": {"refuse_seconds": 0}}})
+                _call(
+                    cluster.master_url,
+                    stream,
+                    {
+                        "type": "DECLINE",
+                        "decline": {"offer_ids": offer_ids, "filters": {"refuse_seconds": 0}},
+                    },
+                )
             base = statistics.median(_baseline(cluster, agents) for _ in range(3))
         finally:
             cluster.stop()
@@ -132,8 +167,14 @@ def main() -> int:
     rows = []
     for n in args.agents:
         r = measure(n, args.rounds)
-        row = [f"{n:,}", f"{r['cpu'] * 1000:.0f} ms", f"{r['wall'] * 1000:.0f} ms", f"{n / r['wall']:,.0f}",
-               f"{r['baseline'] * 1000:.0f} ms", f"{r['wall'] / r['baseline']:.1f}x"]
+        row = [
+            f"{n:,}",
+            f"{r['cpu'] * 1000:.0f} ms",
+            f"{r['wall'] * 1000:.0f} ms",
+            f"{n / r['wall']:,.0f}",
+            f"{r['baseline'] * 1000:.0f} ms",
+            f"{r['wall'] / r['baseline']:.1f}x",
+        ]
         print(" | ".join(row), flush=True)
         rows.append(row)
     body = (
@@ -143,8 +184,17 @@ def main() -> int:
         "the round (allocation + offer construction); *delivered* is wall time from the start of the round\n"
         "until a client has read every offer off the stream. *Baseline*: JSON encode + decode of the same\n"
         "OFFERS event, measured in the same run.\n\n"
-        + table(["agents", "master CPU per round", "round delivered in", "offers/s", "baseline (JSON)",
-                 "delivered / baseline"], rows)
+        + table(
+            [
+                "agents",
+                "master CPU per round",
+                "round delivered in",
+                "offers/s",
+                "baseline (JSON)",
+                "delivered / baseline",
+            ],
+            rows,
+        )
     )
     if not args.no_write:
         write_section("localmesos-offers", body)

@@ -28,7 +28,8 @@ def write_section(name: str, body: str, doc: Path = DOC) -> None:
     """Replace (or append) the section `name` of the benchmarks document with `body`."""
     text = doc.read_text() if doc.exists() else HEADER
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    block = f"<!-- bench:{name} -->\n{body.rstrip()}\n\n_Last run: {stamp} on {machine()}._\n<!-- /bench:{name} -->"
+    footer = f"_Last run: {stamp} on {machine()}._"
+    block = f"<!-- bench:{name} -->\n{body.rstrip()}\n\n{footer}\n<!-- /bench:{name} -->"
     pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else f"{text.rstrip()}\n\n{block}\n"
     doc.write_text(text)

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from localmesos.cluster import Cluster
-from localmesos.zkserver import ZooKeeperServer, ZooKeeperError
+from localmesos.zkserver import ZooKeeperError, ZooKeeperServer
 
 log = logging.getLogger("localmesos.local")
 
