@@ -3,12 +3,14 @@
 Why this module exists: mesopress keeps its data in persistent volumes and must survive task death, agent
 restarts and host reboots. Those paths can only be tested against an agent that really starts processes in
 Mesos-like sandboxes, keeps volume data on disk, checkpoints its state and delivers status updates reliably
-(facts §3.5, §3.7, §3.9). ``executor`` does the host mechanics and ``healthcheck`` the health decisions;
-this module is the agent's bookkeeping:
+(facts §3.5, §3.7, §3.9). ``executor`` does the host mechanics, ``fetcher`` fills the sandbox from
+``command.uris``, ``healthcheck`` makes the health decisions and ``checks`` runs ``TaskInfo.check``; this
+module is the agent's bookkeeping:
 
 - **Actor.** Every ``AgentLink`` method only enqueues; one worker thread per agent handles the inbox and a
-  timer heap (status-update retries, kill escalation, health checks). Calls to the master are made from
-  that thread (or from ``start``/``stop``) while holding no lock. One waiter thread per task ``wait()``s
+  timer heap (status-update retries, kill escalation, health checks, checks). Fetches and probes run on
+  helper threads that post their results back to the inbox. Calls to the master are made from
+  the worker thread (or from ``start``/``stop``) while holding no lock. One waiter thread per task ``wait()``s
   for its process (we keep processes as our children: PID 1 here reaps late).
 - **Status update manager.** Per task an in-order queue; only its head is sent, and re-sent with doubling
   backoff (``status_update_retry`` up to 10 min) until acknowledged by uuid.
@@ -40,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from localmesos import checkpoint, executor, healthcheck
+from localmesos import checkpoint, checks, executor, fetcher, healthcheck
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,9 @@ TERMINAL_STATES = frozenset(
 DEFAULT_KILL_GRACE = 3.0  # the command executor's default KillPolicy grace period
 MAX_UPDATE_RETRY = 600.0  # status update retries back off up to 10 minutes (facts §0)
 HEALTH_REASON = "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"
+CHECK_REASON = "REASON_TASK_CHECK_STATUS_UPDATED"
+LAUNCH_FAILED = "REASON_CONTAINER_LAUNCH_FAILED"
+KILLED_DURING_LAUNCH = "REASON_TASK_KILLED_DURING_LAUNCH"
 EXECUTOR_TERMINATED = "REASON_EXECUTOR_TERMINATED"
 PROCESS_EXIT_WAIT = 10.0
 
@@ -145,7 +150,12 @@ class _Task:
     health: healthcheck.HealthTracker | None = None
     health_token: int = 0
     check_lock: threading.Lock = field(default_factory=threading.Lock)
-    check_procs: set[subprocess.Popen[bytes]] = field(default_factory=set)
+    check_procs: set[subprocess.Popen[bytes]] = field(default_factory=set)  # health check and check probes
+    host_user: executor.User | None = None
+    fetching: bool = False  # the fetcher is filling the sandbox; the command has not started
+    check: checks.CheckPolicy | None = None
+    check_result: Json | None = None  # the latest CheckStatusInfo (starts empty)
+    check_token: int = 0
 
     @property
     def task_id(self) -> str:
@@ -202,6 +212,7 @@ class Agent:
         *,
         max_update_retry: float = MAX_UPDATE_RETRY,
         kill_grace: float = DEFAULT_KILL_GRACE,
+        fetch_timeout: float = fetcher.DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
     ) -> None:
@@ -217,6 +228,7 @@ class Agent:
         self._max_retry = max(max_update_retry, status_update_retry)
         self._shutdown_grace = executor_shutdown_grace
         self._kill_grace = kill_grace
+        self._fetch_timeout = fetch_timeout
         self._clock = clock
         self._wallclock = wallclock
         self._life = threading.Lock()  # serializes start/stop/reboot (never taken by master-called paths)
@@ -525,9 +537,38 @@ class Agent:
         except executor.LaunchError as exc:
             self._drop(t, str(exc))
             return
-        t.sandbox = str(sandbox)
+        t.sandbox, t.host_user = str(sandbox), user
+        uris = t.task["command"].get("uris") or []
+        if uris:
+            self._start_fetch(t, sandbox, uris)
+            return
         self._enqueue(t, self._status(t, "TASK_STARTING"))
         self._launch(t, sandbox, user)
+
+    def _start_fetch(self, t: _Task, sandbox: Path, uris: list[Json]) -> None:
+        """Run the fetcher on a helper thread, as the containerizer does before the executor starts: the
+        framework hears nothing (no TASK_STARTING) until the fetch is done."""
+        t.fetching = True
+        self._save(t)
+        args = (uris, sandbox, t.host_user, self._fetch_timeout, self._inbox, t.key, t.container_id)
+        self._spawn_helper(_run_fetch, *args, name=f"fetch-{t.task_id}")
+
+    def _on_fetched(self, key: TaskKey, container_id: str, error: str | None) -> None:
+        t = self._tasks.get(key)
+        if t is None or t.container_id != container_id or not t.fetching or t.sandbox is None:
+            return
+        t.fetching = False
+        if error is None:
+            self._enqueue(t, self._status(t, "TASK_STARTING"))
+            self._launch(t, Path(t.sandbox), t.host_user)
+            return
+        message = (
+            "Failed to launch container: Failed to fetch all URIs for container "
+            f"'{container_id}': exited with status 1 ({error})"
+        )
+        log.warning("agent %s: task %s: %s", self.name, t.task_id, message)
+        status = self._status(t, "TASK_FAILED", source="SOURCE_AGENT", reason=LAUNCH_FAILED, message=message)
+        self._enqueue(t, status)
 
     def _launch(self, t: _Task, sandbox: Path, user: executor.User | None) -> None:
         command = t.task["command"]
@@ -550,6 +591,7 @@ class Agent:
         self._spawn_helper(_wait_process, proc, self._inbox, t.key, t.container_id, name=f"wait-{t.task_id}")
         self._enqueue(t, self._status(t, "TASK_RUNNING"))
         self._start_health(t)
+        self._start_checks(t)
 
     def _drop(self, t: _Task, message: str) -> None:
         """The container could not be created: TASK_DROPPED (partition-aware) or TASK_LOST, like Mesos."""
@@ -563,7 +605,7 @@ class Agent:
             return
         t.exited, t.proc = True, None
         t.kill_token += 1
-        self._stop_health(t)
+        self._stop_probes(t)
         if t.killing:
             state = "TASK_KILLED"
         else:
@@ -592,12 +634,24 @@ class Agent:
 
     def _on_kill_task(self, framework_id: str, task_id: str, kill_policy: Json | None) -> None:
         t = self._tasks.get((framework_id, task_id))
+        if t is not None and t.fetching:
+            self._kill_during_fetch(t)
+            return
         if t is None or t.exited:
             return
         grace = grace_seconds(kill_policy)
         if grace is None:
             grace = grace_seconds(t.task.get("kill_policy"))
         self._kill(t, self._kill_grace if grace is None else grace)
+
+    def _kill_during_fetch(self, t: _Task) -> None:
+        """A kill before the executor started: the agent itself reports TASK_KILLED (Slave::killTask)."""
+        t.fetching = False
+        message = "Killed before delivery to the executor"
+        status = self._status(
+            t, "TASK_KILLED", source="SOURCE_AGENT", reason=KILLED_DURING_LAUNCH, message=message
+        )
+        self._enqueue(t, status)
 
     def _on_kill_processes(self, task_id: str) -> None:
         for t in list(self._tasks.values()):
@@ -630,8 +684,12 @@ class Agent:
         return self._status_for(t, self.agent_id, state, **fields)
 
     def _status_for(self, t: _Task, agent_id: str | None, state: str, **fields: Any) -> Json:
-        if fields.get("source", "SOURCE_EXECUTOR") == "SOURCE_EXECUTOR" and t.pid is not None:
+        executor_source = fields.get("source", "SOURCE_EXECUTOR") == "SOURCE_EXECUTOR"
+        if executor_source and t.pid is not None:
             fields["container_status"] = {"container_id": {"value": t.container_id}, "executor_pid": t.pid}
+        kind = (t.task.get("check") or {}).get("type")
+        if executor_source and kind in checks.KINDS:
+            fields.setdefault("check_status", checks.empty_status(kind))
         return make_status(t.task_id, state, agent_id, t.task_id, self._wallclock(), **fields)
 
     def _enqueue(self, t: _Task, status: Json) -> None:
@@ -682,7 +740,7 @@ class Agent:
                 self._arm_escalation(t, grace, deadline)
             return
         t.killing = True
-        self._stop_health(t)
+        self._stop_probes(t)
         if has_capability(t.framework_info, "TASK_KILLING_STATE"):
             self._enqueue(t, self._status(t, "TASK_KILLING"))
         executor.signal_session(t.pid, signal.SIGTERM)
@@ -705,7 +763,7 @@ class Agent:
         tasks = list(self._tasks.values())
         for t in tasks:
             t.kill_token += 1
-            self._stop_health(t)
+            self._stop_probes(t)
             if not t.exited:
                 executor.signal_session(t.pid, signal.SIGKILL)
         for t in tasks:
@@ -753,7 +811,11 @@ class Agent:
             log.info("agent %s: task %s health check failed: %s", self.name, t.task_id, message)
         event = t.health.record(ok, self._clock())
         if event is not None:
-            self._enqueue(t, self._status(t, "TASK_RUNNING", healthy=event.healthy, reason=HEALTH_REASON))
+            last_check = (t.latest or {}).get("check_status")
+            status = self._status(
+                t, "TASK_RUNNING", healthy=event.healthy, reason=HEALTH_REASON, check_status=last_check
+            )
+            self._enqueue(t, status)
             if event.kill:
                 t.unhealthy = True
                 grace = grace_seconds(t.task.get("kill_policy"))
@@ -761,12 +823,53 @@ class Agent:
                 return
         self._schedule_check(t, t.health.policy.interval)
 
-    def _stop_health(self, t: _Task) -> None:
+    def _stop_probes(self, t: _Task) -> None:
+        """Stop health checking and checking (Mesos pauses both on kill and exit); kill running probes."""
         with t.check_lock:
             t.health_token += 1
+            t.check_token += 1
             procs = list(t.check_procs)
         for proc in procs:
             executor.signal_session(proc.pid, signal.SIGKILL)
+
+    # --- checks (TaskInfo.check) ----------------------------------------------------------------
+
+    def _start_checks(self, t: _Task) -> None:
+        check = t.task.get("check")
+        if not check:
+            return
+        try:
+            policy = checks.CheckPolicy.from_json(check)
+        except ValueError as exc:
+            log.error("agent %s: task %s: failed to create checker: %s", self.name, t.task_id, exc)
+            return
+        t.check, t.check_result = policy, checks.empty_status(policy.kind)
+        self._schedule_probe(t, policy.delay)
+
+    def _schedule_probe(self, t: _Task, delay: float) -> None:
+        token, key = t.check_token, t.key
+        self._schedule(delay, lambda: self._probe_due(key, token))
+
+    def _probe_due(self, key: TaskKey, token: int) -> None:
+        t = self._tasks.get(key)
+        if t is None or t.check is None or t.check_token != token or t.exited or t.killing:
+            return
+        args = (t, t.check, t.launch, self._inbox, token)
+        self._spawn_helper(_run_probe, *args, name=f"probe-{t.task_id}")
+
+    def _on_check(self, key: TaskKey, token: int, result: Json) -> None:
+        """A check result: a TASK_RUNNING update (copied from the latest one) only when it changed."""
+        t = self._tasks.get(key)
+        if t is None or t.check is None or t.check_token != token or t.exited or t.killing:
+            return
+        if result != t.check_result:
+            t.check_result = result
+            base = dict(t.latest or self._status(t, "TASK_RUNNING"))
+            base.update(
+                uuid=new_uuid(), timestamp=self._wallclock(), reason=CHECK_REASON, check_status=result
+            )
+            self._enqueue(t, base)
+        self._schedule_probe(t, t.check.interval)
 
 
 def _wait_process(
@@ -802,3 +905,53 @@ def _run_health_check(
     with t.check_lock:
         t.check_procs = {p for p in t.check_procs if p.returncode is None}
     inbox.put(("health", (t.key, token, ok, message)))
+
+
+def _run_fetch(
+    uris: list[Json],
+    sandbox: Path,
+    user: executor.User | None,
+    timeout: float,
+    inbox: queue.SimpleQueue[tuple[str, tuple[Any, ...]]],
+    key: TaskKey,
+    cid: str,
+) -> None:
+    """Fetcher thread: fetch the URIs (its log goes to the sandbox's stderr, as mesos-fetcher's does) and
+    post the outcome (None or the error naming the redacted URI) to the worker."""
+
+    def note(line: str) -> None:
+        with (sandbox / "stderr").open("a") as err:
+            err.write(f"{line}\n")
+
+    error: str | None = None
+    try:
+        fetcher.fetch_all(uris, sandbox, user, timeout, note)
+    except fetcher.FetchError as exc:
+        error = str(exc)
+    except Exception as exc:  # an unexpected bug must still fail the launch, not hang the task
+        log.exception("fetcher for task %s crashed", key[1])
+        error = f"unexpected fetcher error: {type(exc).__name__}"
+    inbox.put(("fetched", (key, cid, error)))
+
+
+def _run_probe(
+    t: _Task,
+    policy: checks.CheckPolicy,
+    launch: executor.Launch | None,
+    inbox: queue.SimpleQueue[tuple[str, tuple[Any, ...]]],
+    token: int,
+) -> None:
+    """Check thread: run one check probe (registered with the task so a kill or halt can SIGKILL it) and
+    post its CheckStatusInfo to the worker."""
+
+    def register(proc: subprocess.Popen[bytes]) -> None:
+        with t.check_lock:
+            t.check_procs.add(proc)
+            stale = t.check_token != token
+        if stale:
+            executor.signal_session(proc.pid, signal.SIGKILL)
+
+    result = checks.run_check(policy, launch, register)
+    with t.check_lock:
+        t.check_procs = {p for p in t.check_procs if p.returncode is None}
+    inbox.put(("check", (t.key, token, result)))
