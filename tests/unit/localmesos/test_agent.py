@@ -446,7 +446,7 @@ def test_reboot_registers_anew_and_keeps_volume_data(agent: Agent, master: FakeM
 
 def test_destroy_deletes_the_volume_directory(agent: Agent) -> None:
     agent.checkpoint_resources([CPUS, volume("v1"), volume("v2", role="a/b")])
-    wait_until(lambda: volume_dir(agent, "v2", role="a b").is_dir())
+    wait_until(lambda: volume_dir(agent, "v1").is_dir() and volume_dir(agent, "v2", role="a b").is_dir())
     (volume_dir(agent, "v1") / "data").write_text("x")
     agent.checkpoint_resources([CPUS, volume("v2", role="a/b")])
     wait_until(lambda: not volume_dir(agent, "v1").exists())
