@@ -43,24 +43,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from localmesos import checkpoint, checks, executor, fetcher, healthcheck
+from localmesos.taskstates import TERMINAL_STATES
 
 log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 TaskKey = tuple[str, str]
 
-TERMINAL_STATES = frozenset(
-    {
-        "TASK_FINISHED",
-        "TASK_FAILED",
-        "TASK_KILLED",
-        "TASK_ERROR",
-        "TASK_LOST",
-        "TASK_DROPPED",
-        "TASK_GONE",
-        "TASK_GONE_BY_OPERATOR",
-    }
-)
 DEFAULT_KILL_GRACE = 3.0  # the command executor's default KillPolicy grace period
 MAX_UPDATE_RETRY = 600.0  # status update retries back off up to 10 minutes (facts §0)
 HEALTH_REASON = "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"

@@ -24,24 +24,13 @@ from typing import Any
 
 from localmesos import resources
 from localmesos.server import FaultError, LocalMesosServer
+from localmesos.taskstates import TERMINAL_STATES
 from localmesos.zk import MasterContender, parse_zk_url
 
 log = logging.getLogger("localmesos.cluster")
 
 DEFAULT_AGENT_RESOURCES = "cpus:4;mem:4096;disk:20000;ports:[31000-31999]"
 AGENT_BASE_PORT = 5051
-TERMINAL = frozenset(
-    {
-        "TASK_FINISHED",
-        "TASK_FAILED",
-        "TASK_KILLED",
-        "TASK_ERROR",
-        "TASK_LOST",
-        "TASK_DROPPED",
-        "TASK_GONE",
-        "TASK_GONE_BY_OPERATOR",
-    }
-)
 
 
 class ClusterError(Exception):
@@ -313,7 +302,7 @@ class Cluster:
     def _agent_running(self, task_id: str) -> Any:
         for agent in self.agents:
             states = agent.task_states()
-            if any(tid == task_id and state not in TERMINAL for (_, tid), state in states.items()):
+            if any(tid == task_id and state not in TERMINAL_STATES for (_, tid), state in states.items()):
                 return agent
         raise ClusterError(404, f"unknown task {task_id!r} (no agent runs a live task with that id)")
 

@@ -15,19 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localmesos.resources import Resources
+from localmesos.taskstates import TERMINAL_STATES
 
-TERMINAL_STATES = frozenset(
-    {
-        "TASK_FINISHED",
-        "TASK_FAILED",
-        "TASK_KILLED",
-        "TASK_ERROR",
-        "TASK_LOST",
-        "TASK_DROPPED",
-        "TASK_GONE",
-        "TASK_GONE_BY_OPERATOR",
-    }
-)
 # States only partition-aware frameworks may see; others get TASK_LOST instead (facts §1.5).
 PARTITION_AWARE_STATES = frozenset(
     {"TASK_DROPPED", "TASK_UNREACHABLE", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"}

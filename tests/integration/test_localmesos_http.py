@@ -21,6 +21,7 @@ import pytest
 
 from localmesos import recordio
 from localmesos.cluster import Cluster
+from support.waiting import wait_for
 
 TIMEOUT = 15.0
 USER = getpass.getuser()
@@ -45,16 +46,6 @@ def subscribe_call(info: dict[str, Any] | None = None, framework_id: str | None 
         info["id"] = {"value": framework_id}
         call["framework_id"] = {"value": framework_id}
     return call
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 # --- raw HTTP helpers -----------------------------------------------------------------------------

@@ -11,8 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +21,9 @@ from pymesos import MesosSchedulerDriver, Scheduler
 
 from localmesos.cluster import Cluster
 from localmesos.zkserver import ZooKeeperServer
+from support.waiting import wait_for
 
 TIMEOUT = 30.0
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class RecordingScheduler(Scheduler):

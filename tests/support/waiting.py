@@ -25,3 +25,8 @@ def eventually(
             text = message() if callable(message) else message
             raise AssertionError(f"condition not met within {timeout}s: {text or check}")
         time.sleep(interval)
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
+    """`eventually` with the message given as what is awaited, e.g. wait_for(ready, what="the master")."""
+    return eventually(condition, timeout, message=what)
