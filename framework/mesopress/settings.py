@@ -40,6 +40,9 @@ class Settings:
     decline_short_seconds: float = 15.0
     service_file: str = ""
     hostname: str = ""
+    unreachable_timeout: float = 600.0
+    reservation_timeout: float = 120.0
+    reconcile_interval: float = 300.0
 
     def describe(self) -> dict[str, Any]:
         """Every setting, for logs and the HTTP API; the secret only says whether it is set."""
@@ -70,6 +73,9 @@ OPTIONS = (
     Option("decline_short_seconds", "MESOPRESS_DECLINE_SHORT", float, "seconds", "15"),
     Option("service_file", "MESOPRESS_SERVICE_FILE", str, "YAML or JSON service file", "service.yaml"),
     Option("hostname", "HOST", str, "host the HTTP API is reached at (Marathon sets HOST)", "node1"),
+    Option("unreachable_timeout", "MESOPRESS_UNREACHABLE_TIMEOUT", float, "seconds", "600"),
+    Option("reservation_timeout", "MESOPRESS_RESERVATION_TIMEOUT", float, "seconds", "120"),
+    Option("reconcile_interval", "MESOPRESS_RECONCILE_INTERVAL", float, "seconds", "300"),
 )
 SECRET_ENV = "MESOPRESS_SECRET"
 SECRET_FILE_ENV = "MESOPRESS_SECRET_FILE"
@@ -119,6 +125,9 @@ def check(settings: Settings) -> list[str]:
         errors.append("role: must be a Mesos role name other than '*', e.g. mesopress")
     if settings.failover_timeout <= 0:
         errors.append("failover_timeout: must be positive seconds, e.g. 604800 (one week)")
+    for name in ("unreachable_timeout", "reservation_timeout", "reconcile_interval"):
+        if getattr(settings, name) <= 0:
+            errors.append(f"{name}: must be positive seconds, e.g. {getattr(Settings, name):g}")
     for name in ("framework_name", "principal", "user"):
         if not getattr(settings, name):
             errors.append(f"{name}: must not be empty")
