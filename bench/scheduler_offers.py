@@ -117,8 +117,9 @@ def main() -> int:
         "each) handles one OFFERS event; 9 of 10 offers are too small. Time covers observing, evaluating,\n"
         "recording all intents in one fenced commit (in-memory store) and building the effects. Median of\n"
         "the rounds; the cyclic GC is paused while either side is timed. *Baseline*: `json.loads` of the\n"
-        "same event's JSON, measured in the same run. Most of the core's time is the evaluator placing 50\n"
-        "instances one per agent: each request re-tries the fitting offers its siblings already took.\n\n"
+        "same event's JSON, measured in the same run. The evaluator runs its stages only on offers that\n"
+        "pass a cheap capacity check, tries agents without a sibling instance first, and explains refusals\n"
+        "(every stage on up to 20 offers) only for instances that found no offer.\n\n"
         + table(
             [
                 "offers",

@@ -102,25 +102,34 @@ def place(
 ) -> tuple[Match | None, tuple[Refusal, ...]]:
     """The first offer that passes every stage (its pool keeps the claims), else the refusals.
 
-    The first ``max_refusals`` refused offers run every stage so their refusal lists every reason;
-    after that only offers with enough unreserved capacity are tried (a fast path for big clusters).
+    The search only runs the stages on offers that pass a cheap capacity check. Only when nothing fits
+    are the refusals explained: the first ``max_refusals`` offers then run every stage, so each refusal
+    lists every reason (a fast path for big clusters where most offers are too small).
     """
-    refused: list[Refusal] = []
     stages = pipelines.stages_for(request.kind)
-    for offer_id in _candidates(request, pools):
-        if len(refused) >= max_refusals and not _might_fit(request, pools[offer_id]):
+    candidates = _candidates(request, pools, ctx)
+    for offer_id in candidates:
+        if not _might_fit(request, pools[offer_id]):
             continue
         fork = pools[offer_id].fork()
         outcomes = [stage(fork, request, ctx) for stage in stages]
         if all(o.passed for o in outcomes):
             pools[offer_id] = fork
             return _match(request, fork, ctx, outcomes), ()
-        if len(refused) < max_refusals:
-            reasons = tuple(o.reason for o in outcomes if not o.passed)
-            refused.append(Refusal(offer_id, fork.index.agent_id, reasons))
+    return None, _explain(request, pools, ctx, candidates[:max_refusals], stages)
+
+
+def _explain(
+    request: Request, pools: Pools, ctx: Context, offer_ids: Sequence[str], stages: Sequence[Any]
+) -> tuple[Refusal, ...]:
+    refused = []
+    for offer_id in offer_ids:
+        fork = pools[offer_id].fork()
+        reasons = tuple(o.reason for o in (stage(fork, request, ctx) for stage in stages) if not o.passed)
+        refused.append(Refusal(offer_id, fork.index.agent_id, reasons))
     if request.kind is Kind.RELAUNCH and not refused:
         refused.append(Refusal("", "", (f"no offer holds the reservation of {request.instance}",)))
-    return None, tuple(refused)
+    return tuple(refused)
 
 
 def _might_fit(request: Request, pool: Pool) -> bool:
@@ -137,9 +146,9 @@ def _might_fit(request: Request, pool: Pool) -> bool:
     )
 
 
-def _candidates(request: Request, pools: Pools) -> list[str]:
+def _candidates(request: Request, pools: Pools, ctx: Context) -> list[str]:
     if request.kind is not Kind.RELAUNCH or request.previous is None:
-        return list(pools)
+        return _fresh_agents_first(request, pools, ctx)
     rids = set(request.previous.resource_ids.values())
     pids = set(request.previous.persistence_ids.values())
     return [
@@ -151,6 +160,23 @@ def _candidates(request: Request, pools: Pools) -> list[str]:
             or not pids.isdisjoint(pools[offer_id].index.volumes)
         )
     ]
+
+
+def _fresh_agents_first(request: Request, pools: Pools, ctx: Context) -> list[str]:
+    """All offers, those on agents that already run a sibling instance last.
+
+    With one-instance-per-agent placement the siblings' agents are certain refusals; trying them last
+    lets each of many pending instances find a fresh agent at once instead of re-evaluating every
+    offer its siblings already took (bench/scheduler_offers.py measures this).
+    """
+    siblings = {fp.agent_id for fp in ctx.footprints if fp.pod == request.pod.name}
+    if not siblings:
+        return list(pools)
+    fresh, taken = [], []
+    for offer_id in pools:
+        agent_id = pools.offers[offer_id]["agent_id"]["value"]
+        (taken if agent_id in siblings else fresh).append(offer_id)
+    return fresh + taken
 
 
 def _match(request: Request, pool: Pool, ctx: Context, outcomes: list[Outcome]) -> Match:
