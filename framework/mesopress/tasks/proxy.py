@@ -1,0 +1,217 @@
+"""The program inside the proxy task: HAProxy kept in step with the scheduler's endpoints.
+
+Why a poller with graceful reloads: pods move and scale, and the proxy must follow without dropping a
+connection. HAProxy runs in master-worker mode (-W -db) as our child; every few seconds we read the
+endpoints (the scheduler's /v1/endpoints or a file), and only when the rendered haproxy.cfg changes we
+validate it (`haproxy -c`), save the servers' health (`show servers state`) so new workers do not send
+traffic to instances already known down, and send SIGUSR2 to the master: new workers take over the
+listening sockets, old ones finish their requests. An invalid or unreachable endpoints source keeps the
+current configuration. If the master dies we exit non-zero (TASK_FAILED); SIGTERM is a soft stop.
+
+    python -m mesopress.tasks.proxy run --config FILE (--endpoints-url URL | --endpoints-file FILE)
+    python -m mesopress.tasks.proxy mysql-check --credentials FILE --host H --port P
+
+Config JSON: {"sandbox": "/sandbox (default $MESOS_SANDBOX or cwd)", "host": "127.0.0.1",
+              "http_port": 80, "mysql_port": 3306, "check_credentials_file": "/secrets/check.json",
+              "poll_interval_s": 2.0, "haproxy": "haproxy"}
+The credentials file (0600) is JSON: {"user": "monitor", "password": "..."}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+from typing import Any
+
+from mesopress.tasks.wordpress_instance import check_secret, fail, write
+from mesopress.wordpress import proxy
+
+STOP_TIMEOUT_S = 15.0
+
+
+def paths(sandbox: str) -> dict[str, str]:
+    base = os.path.abspath(sandbox)
+    names = ("cfg", "stats", "state", "check", "master")
+    files = (
+        "conf/haproxy.cfg",
+        "run/haproxy.sock",
+        "run/servers.state",
+        "conf/mysql-check.sh",
+        "run/master.sock",
+    )
+    return {name: f"{base}/{file}" for name, file in zip(names, files, strict=True)}
+
+
+def read_endpoints(url: str | None, file: str | None) -> proxy.Endpoints:
+    """Raises OSError or ValueError when the source cannot be read or parsed."""
+    if url:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            data = json.load(response)
+    else:
+        with open(str(file), encoding="utf-8") as handle:
+            data = json.load(handle)
+    return proxy.parse_endpoints(data)
+
+
+def stats_command(socket_path: str, command: str) -> str:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(3)
+        sock.connect(socket_path)
+        sock.sendall(command.encode() + b"\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
+def valid(haproxy: str, cfg: str) -> str | None:
+    """None if HAProxy accepts the file, else its complaint."""
+    done = subprocess.run([haproxy, "-c", "-q", "-f", cfg], capture_output=True, text=True, timeout=30)
+    return None if done.returncode == 0 else (done.stderr or done.stdout).strip()[-500:]
+
+
+class Proxy:
+    def __init__(self, config: dict[str, Any], url: str | None, file: str | None) -> None:
+        self.sandbox = config.get("sandbox", os.environ.get("MESOS_SANDBOX", os.getcwd()))
+        self.files = paths(self.sandbox)
+        self.haproxy = config.get("haproxy", "haproxy")
+        self.interval = float(config.get("poll_interval_s", 2.0))
+        self.url, self.file = url, file
+        self.credentials = config["check_credentials_file"]
+        self.config = proxy.ProxyConfig(
+            http_port=int(config["http_port"]),
+            mysql_port=int(config["mysql_port"]),
+            stats_socket=self.files["stats"],
+            state_file=self.files["state"],
+            check_script=self.files["check"],
+            host=config.get("host", "127.0.0.1"),
+        )
+        self.rendered = ""
+
+    def current(self) -> proxy.Endpoints | None:
+        try:
+            return read_endpoints(self.url, self.file)
+        except (OSError, ValueError) as exc:
+            print(f"error reading endpoints: {exc}; keeping the current configuration", file=sys.stderr)
+            return None
+
+    def prepare(self) -> None:
+        check_secret(self.credentials)
+        for name in ("conf", "run"):
+            os.makedirs(os.path.join(self.sandbox, name), exist_ok=True)
+        pythonpath = os.pathsep.join(p for p in sys.path if p)
+        script = proxy.render_check_script(sys.executable, pythonpath, os.path.abspath(self.credentials))
+        write(self.files["check"], script, 0o700)
+        write(self.files["state"], "1\n")  # an empty file makes HAProxy warn about its version
+        self.rendered = proxy.render_haproxy(self.config, self.current() or proxy.Endpoints())
+        write(self.files["cfg"], self.rendered)
+        problem = valid(self.haproxy, self.files["cfg"])
+        if problem:
+            fail(f"error starting haproxy: invalid configuration: {problem}")
+
+    def refresh(self, master: subprocess.Popen[bytes]) -> None:
+        endpoints = self.current()
+        if endpoints is None:
+            return
+        text = proxy.render_haproxy(self.config, endpoints)
+        if text == self.rendered:
+            return
+        candidate = self.files["cfg"] + ".new"
+        write(candidate, text)
+        problem = valid(self.haproxy, candidate)
+        if problem:
+            print(f"error reloading haproxy: invalid configuration kept aside: {problem}", file=sys.stderr)
+            return
+        try:
+            state = stats_command(self.files["stats"], "show servers state")
+            write(self.files["state"], proxy.keep_state(state, endpoints))
+        except OSError as exc:
+            print(f"error saving server state: {exc}; new servers start unchecked", file=sys.stderr)
+        os.replace(candidate, self.files["cfg"])
+        self.rendered = text
+        master.send_signal(signal.SIGUSR2)
+        print(
+            f"haproxy reloaded: {len(endpoints.wordpress)} wordpress, {len(endpoints.galera)} galera",
+            flush=True,
+        )
+
+    def run(self) -> int:
+        self.prepare()
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        cmd = [self.haproxy, "-W", "-db", "-f", self.files["cfg"], "-S", self.files["master"]]
+        master = subprocess.Popen(cmd)
+        while not stop.wait(self.interval):
+            if master.poll() is not None:
+                print(f"error running haproxy: the master exited with {master.returncode}", file=sys.stderr)
+                return 1
+            self.refresh(master)
+        master.send_signal(signal.SIGUSR1)  # soft stop: finish the requests in flight
+        try:
+            master.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            master.kill()
+            master.wait()
+        return 0
+
+
+def mysql_check(credentials: str, host: str, port: int) -> int:
+    """Exit status 0 only if the node at host:port is Synced (wsrep_local_state 4, ready, Primary)."""
+    import pymysql  # type: ignore[import-untyped]  # only the check needs it: keep `run` light
+
+    check_secret(credentials)
+    with open(credentials, encoding="utf-8") as handle:
+        secret = json.load(handle)
+    try:
+        conn = pymysql.connect(
+            host=host, port=port, user=secret["user"], password=secret["password"],
+            connect_timeout=2, read_timeout=2, ssl_disabled=True,
+        )  # fmt: skip
+        with conn, conn.cursor() as cursor:
+            cursor.execute("SHOW GLOBAL STATUS LIKE 'wsrep_%'")
+            status = {str(k): str(v) for k, v in cursor.fetchall()}
+    except pymysql.MySQLError as exc:
+        print(f"{host}:{port} not synced: {exc}", file=sys.stderr)
+        return 1
+    if proxy.is_synced(status):
+        return 0
+    print(
+        f"{host}:{port} not synced: state {status.get('wsrep_local_state_comment', 'no wsrep')}",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mesopress.tasks.proxy")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run")
+    run.add_argument("--config", required=True)
+    source = run.add_mutually_exclusive_group(required=True)
+    source.add_argument("--endpoints-url")
+    source.add_argument("--endpoints-file")
+    check = sub.add_parser("mysql-check")
+    check.add_argument("--credentials", required=True)
+    check.add_argument("--host", required=True)
+    check.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    if args.command == "mysql-check":
+        return mysql_check(args.credentials, args.host, args.port)
+    try:
+        with open(args.config, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, ValueError) as exc:
+        fail(f"error reading config {args.config}: {exc}")
+    return Proxy(config, args.endpoints_url, args.endpoints_file).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

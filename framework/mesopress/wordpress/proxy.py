@@ -1,0 +1,228 @@
+"""haproxy.cfg from the scheduler's endpoints: HTTP over ready WordPress instances, MySQL to one writer.
+
+Why one writer: WordPress on Galera with several writers meets certification conflicts (deadlock
+errors on hot rows such as options and sessions); sending every statement to one Synced node avoids
+them and a failover costs a few seconds. The first Synced node is the active server, every other node
+is `backup` (without `allbackups` HAProxy uses only the first healthy backup, so there is still one
+writer). Health is an external check that passes only for a Synced node (the built-in mysql-check only
+proves the port answers). HTTP checks hit the instances' readiness URL, which fails when the instance
+cannot reach the database. Upload endpoints and /wp-content/uploads/ always go to the media backend,
+even when it is empty (503): sending them elsewhere would store files outside the media volume.
+
+Reloads are seamless: the task program dumps `show servers state` into the server-state file before
+SIGUSR2, so the new workers start with the old health verdicts, and the listeners are handed over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mesopress.wordpress.web import READY_PATH, UPLOAD_PATHS, UPLOADS_PREFIX
+
+CHECK_TIMING = "inter 1s rise 2 fall 2"
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    host: str
+    port: int
+    synced: bool = True  # meaningful for Galera nodes only
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    wordpress: tuple[Server, ...] = ()
+    media: tuple[Server, ...] = ()
+    galera: tuple[Server, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    http_port: int
+    mysql_port: int
+    stats_socket: str
+    state_file: str
+    check_script: str
+    host: str = "127.0.0.1"
+
+
+def _server(item: Any, where: str, errors: list[str]) -> Server | None:
+    if not isinstance(item, Mapping):
+        errors.append(f"{where}: must be an object with name, host and port")
+        return None
+    name, host, port = str(item.get("name", "")), item.get("host"), item.get("port")
+    ok = name.replace("-", "").replace("_", "").isalnum() and isinstance(host, str) and bool(host)
+    if not ok or not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        errors.append(f"{where}: needs a name of letters, digits, - or _, a host and a port 1-65535")
+        return None
+    return Server(name, str(host), port, bool(item.get("synced", True)))
+
+
+def parse_endpoints(data: Any) -> Endpoints:
+    """Endpoints from the /v1/endpoints JSON; raises ValueError naming every bad entry."""
+    if isinstance(data, Mapping) and isinstance(data.get("endpoints"), Mapping):
+        data = data["endpoints"]
+    if not isinstance(data, Mapping):
+        raise ValueError("error reading endpoints: expected an object with wordpress, media, galera lists")
+    errors: list[str] = []
+    groups: dict[str, tuple[Server, ...]] = {}
+    for group in ("wordpress", "media", "galera"):
+        items = data.get(group, [])
+        if not isinstance(items, list):
+            errors.append(f"{group}: must be a list")
+            items = []
+        found = (_server(item, f"{group}[{i}]", errors) for i, item in enumerate(items))
+        groups[group] = tuple(s for s in found if s is not None)
+    if errors:
+        raise ValueError("error reading endpoints: " + "; ".join(errors))
+    return Endpoints(**groups)
+
+
+def to_json(endpoints: Endpoints) -> dict[str, list[dict[str, Any]]]:
+    """What the scheduler publishes at /v1/endpoints; `parse_endpoints(to_json(e)) == e`."""
+
+    def entry(server: Server, galera: bool) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": server.name, "host": server.host, "port": server.port}
+        return data | {"synced": server.synced} if galera else data
+
+    return {
+        "wordpress": [entry(s, False) for s in endpoints.wordpress],
+        "media": [entry(s, False) for s in endpoints.media],
+        "galera": [entry(s, True) for s in endpoints.galera],
+    }
+
+
+def writer_order(nodes: Sequence[Server]) -> list[tuple[Server, bool]]:
+    """(node, is_backup) in config order: the first Synced node is the writer (else the first node)."""
+    writer = next((n for n in nodes if n.synced), nodes[0] if nodes else None)
+    return [(n, n is not writer) for n in nodes]
+
+
+def is_synced(status: Mapping[str, str]) -> bool:
+    """The external check's verdict from `SHOW GLOBAL STATUS LIKE 'wsrep_%'`: Synced, ready, Primary."""
+    return (
+        status.get("wsrep_local_state") == "4"
+        and status.get("wsrep_ready", "").upper() == "ON"
+        and status.get("wsrep_cluster_status") == "Primary"
+    )
+
+
+def keep_state(state: str, endpoints: Endpoints) -> str:
+    """`show servers state` output minus the servers that moved or left.
+
+    HAProxy restores a server's address and port from the state file too, so a pod that came back on
+    another port would keep the old, dead address: its line is dropped and it starts fresh.
+    """
+    wanted = {
+        (backend, s.name): (s.host, str(s.port))
+        for backend, servers in (("wordpress", endpoints.wordpress), ("media", endpoints.media))
+        for s in servers
+    }
+    wanted.update({("galera", s.name): (s.host, str(s.port)) for s in endpoints.galera})
+    lines = state.splitlines()
+    header = next((line[2:].split() for line in lines if line.startswith("# ")), [])
+    if not {"be_name", "srv_name", "srv_addr", "srv_port"} <= set(header):
+        return ""
+    kept = []
+    for line in lines:
+        fields = line.split()
+        if line.startswith("#") or len(fields) < len(header):
+            kept.append(line)
+            continue
+        row = dict(zip(header, fields, strict=False))
+        if wanted.get((row["be_name"], row["srv_name"])) == (row["srv_addr"], row["srv_port"]):
+            kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
+def _http_backend(name: str, servers: Sequence[Server]) -> list[str]:
+    lines = [
+        f"backend {name}",
+        "    balance roundrobin",
+        "    option httpchk",
+        f"    http-check send meth GET uri {READY_PATH} ver HTTP/1.1 hdr Host mesopress-check",
+        "    http-check expect status 200",
+        "    retry-on conn-failure empty-response response-timeout 502 503 504",
+        "    http-request disable-l7-retry if !METH_GET !METH_HEAD",
+    ]
+    return lines + [f"    server {s.name} {s.host}:{s.port} check {CHECK_TIMING}" for s in servers]
+
+
+def _galera_backend(config: ProxyConfig, nodes: Sequence[Server]) -> list[str]:
+    lines = [
+        "backend galera",
+        "    mode tcp",
+        "    timeout server 8h",
+        "    option external-check",
+        '    external-check path "/usr/bin:/bin"',
+        f"    external-check command {config.check_script}",
+        "    default-server on-marked-down shutdown-sessions",
+    ]
+    for node, backup in writer_order(nodes):
+        suffix = " backup" if backup else ""
+        lines.append(f"    server {node.name} {node.host}:{node.port} check {CHECK_TIMING}{suffix}")
+    return lines
+
+
+def _media_acls() -> list[str]:
+    exact = " ".join(UPLOAD_PATHS[:-1])
+    return [
+        f"    acl media_path path_beg {UPLOADS_PREFIX} {UPLOAD_PATHS[-1]}",
+        f"    acl media_path path {exact}",
+        f"    acl media_path url_param(rest_route) -m beg {UPLOAD_PATHS[-1].removeprefix('/wp-json')}",
+        "    use_backend media if media_path",
+    ]
+
+
+def render_haproxy(config: ProxyConfig, endpoints: Endpoints) -> str:
+    """The whole haproxy.cfg; deterministic, so an unchanged input means no reload."""
+    lines = [
+        "global",
+        f"    stats socket {config.stats_socket} mode 600 level admin expose-fd listeners",
+        f"    server-state-file {config.state_file}",
+        "    external-check",
+        "    insecure-fork-wanted",
+        "    maxconn 2000",
+        "",
+        "defaults",
+        "    mode http",
+        "    timeout connect 2s",
+        "    timeout client 60s",
+        "    timeout server 60s",
+        "    timeout check 3s",
+        "    retries 2",
+        "    option redispatch",
+        "    load-server-state-from-file global",
+        "",
+        "frontend http",
+        f"    bind {config.host}:{config.http_port}",
+        "    option forwardfor",
+        *_media_acls(),
+        "    default_backend wordpress",
+        "",
+        *_http_backend("wordpress", endpoints.wordpress),
+        "",
+        *_http_backend("media", endpoints.media),
+        "",
+        "frontend mysql",
+        "    mode tcp",
+        f"    bind {config.host}:{config.mysql_port}",
+        "    timeout client 8h",
+        "    default_backend galera",
+        "",
+        *_galera_backend(config, endpoints.galera),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_check_script(python: str, pythonpath: str, credentials_file: str) -> str:
+    """The external check: HAProxy passes the server's address and port as $3 and $4."""
+    return (
+        "#!/bin/sh\n"
+        "# HAProxy external check (rendered by mesopress): exit 0 only if the node is Synced.\n"
+        f"PYTHONPATH='{pythonpath}' exec '{python}' -m mesopress.tasks.proxy mysql-check "
+        f'--credentials \'{credentials_file}\' --host "$3" --port "$4"\n'
+    )
