@@ -1,0 +1,138 @@
+"""The routes table of docs/scheduler.md: each route reads the published snapshot or submits a command.
+
+Why it exists apart from the server: the table is plain functions from a request to (status, JSON body),
+testable without sockets, and the server stays a transport. Nothing here decides: a command goes to the
+core on the runner's loop thread and its answer comes back as the body.
+
+A standby answers `/v1/health` and `/v1/state` itself; every other route is redirected (307) to the
+leader's identity `host:port`, or answered 503 while no leader is known.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+SECRET_WORDS = ("secret", "password", "passwd", "token", "credential")
+
+
+class View(Protocol):
+    """What the routes need from a scheduler process (the Runner provides it)."""
+
+    snapshot: dict[str, Any]
+
+    @property
+    def is_leader(self) -> bool: ...
+    def status(self) -> dict[str, Any]: ...
+    def config(self) -> dict[str, Any]: ...
+    def submit(self, kind: str, args: dict[str, Any], timeout: float = 10.0) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    location: str = ""
+
+
+Handler = Callable[[View, dict[str, str]], Answer]
+
+
+def _health(view: View, _: dict[str, str]) -> Answer:
+    status = view.status()
+    return Answer(200, {"leader": status["leader"], "role": status["role"]})
+
+
+def _state(view: View, _: dict[str, str]) -> Answer:
+    return Answer(200, view.status())
+
+
+def _plans(view: View, _: dict[str, str]) -> Answer:
+    return Answer(200, view.snapshot.get("plans", []))
+
+
+def _plan(view: View, params: dict[str, str]) -> Answer:
+    plans = view.snapshot.get("plans", [])
+    items = plans.values() if isinstance(plans, dict) else plans
+    for plan in items:
+        if isinstance(plan, dict) and plan.get("name") == params["name"]:
+            return Answer(200, plan)
+    if isinstance(plans, dict) and params["name"] in plans:
+        return Answer(200, plans[params["name"]])
+    return _error(404, f"no plan named {params['name']!r}")
+
+
+def _pods(view: View, _: dict[str, str]) -> Answer:
+    return Answer(200, view.snapshot.get("pods", []))
+
+
+def _config(view: View, _: dict[str, str]) -> Answer:
+    return Answer(200, _without_secrets(view.config()))
+
+
+def _command(kind: str, args: Callable[[dict[str, str]], dict[str, Any]]) -> Handler:
+    def handle(view: View, params: dict[str, str]) -> Answer:
+        result = view.submit(kind, args(params))
+        if isinstance(result, dict) and (result.get("ok") is False or "error" in result):
+            message = str(result.get("error") or "; ".join(map(str, result.get("reasons", []))))
+            return Answer(404 if "no such" in message else 409, {"error": message or f"{kind} refused"})
+        return Answer(202, result if result is not None else {"ok": True})
+
+    return handle
+
+
+ROUTES: list[tuple[str, re.Pattern[str], Handler, bool]] = [
+    # method, path, handler, answered by a standby too
+    ("GET", re.compile(r"^/v1/health$"), _health, True),
+    ("GET", re.compile(r"^/v1/state$"), _state, True),
+    ("GET", re.compile(r"^/v1/plans$"), _plans, False),
+    ("GET", re.compile(r"^/v1/plans/(?P<name>[^/]+)$"), _plan, False),
+    ("GET", re.compile(r"^/v1/pods$"), _pods, False),
+    ("POST", re.compile(r"^/v1/pods/(?P<instance>[^/]+)/replace$"), _command("replace", dict), False),
+    ("POST", re.compile(r"^/v1/uninstall$"), _command("uninstall", lambda _: {}), False),
+    ("GET", re.compile(r"^/v1/config$"), _config, False),
+]
+
+
+def route(view: View, method: str, path: str) -> Answer:
+    """Answer one request: run its route, redirect a standby, or say what is wrong."""
+    path = path.split("?", 1)[0].rstrip("/") or "/"
+    allowed = []
+    for verb, pattern, handler, standby_ok in ROUTES:
+        match = pattern.match(path)
+        if match is None:
+            continue
+        if verb != method:
+            allowed.append(verb)
+            continue
+        if not standby_ok and not view.is_leader:
+            return _redirect(view, path)
+        return handler(view, match.groupdict())
+    if allowed:
+        return _error(405, f"{method} not allowed on {path}; use {', '.join(allowed)}")
+    return _error(404, f"no route {path}; see GET /v1/health, /v1/state, /v1/plans, /v1/pods, /v1/config")
+
+
+def _redirect(view: View, path: str) -> Answer:
+    leader = view.status().get("leader")
+    if not leader:
+        return _error(503, "no leader elected yet; try again shortly")
+    return Answer(307, {"leader": leader}, location=f"http://{leader}{path}")
+
+
+def _error(status: int, message: str) -> Answer:
+    return Answer(status, {"error": message})
+
+
+def _without_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: "<hidden>" if _secret(k) else _without_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
+
+
+def _secret(key: Any) -> bool:
+    return any(word in str(key).lower() for word in SECRET_WORDS)

@@ -1,0 +1,81 @@
+"""The HTTP transport of the API: a ThreadingHTTPServer that turns requests into `routes.route` calls.
+
+Why it exists: the routes are pure functions of a view; this module only parses the request line, writes
+JSON with the right status (errors as {"error": "..."}), and adds `Location` on redirects. Every scheduler
+process runs one, leader or standby, on settings.http_port (Marathon's PORT0).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from mesopress.http import routes
+
+log = logging.getLogger(__name__)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ApiServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server name
+        self._answer("GET")
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server name
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)  # bodies carry nothing yet; drain them for keep-alive
+        self._answer("POST")
+
+    def do_PUT(self) -> None:  # noqa: N802 - http.server name
+        self._answer("PUT")
+
+    def do_DELETE(self) -> None:  # noqa: N802 - http.server name
+        self._answer("DELETE")
+
+    def _answer(self, method: str) -> None:
+        try:
+            answer = routes.route(self.server.view, method, self.path)
+        except Exception as err:
+            log.exception("error answering %s %s", method, self.path)
+            answer = routes.Answer(500, {"error": f"error answering {method} {self.path}: {err!r}"})
+        data = json.dumps(answer.body, sort_keys=True, default=str).encode()
+        self.send_response(answer.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if answer.location:
+            self.send_header("Location", answer.location)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+
+class ApiServer(ThreadingHTTPServer):
+    """The API on `host:port` over `view`; `start()` serves on a daemon thread, `stop()` ends it."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, view: routes.View, port: int, host: str = "0.0.0.0") -> None:
+        super().__init__((host, port), _Handler)
+        self.view = view
+        self._thread = threading.Thread(target=self.serve_forever, name="http api", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def start(self) -> ApiServer:
+        self._thread.start()
+        log.info("HTTP API on port %d", self.port)
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
