@@ -67,6 +67,11 @@ def run_parser() -> argparse.ArgumentParser:
         help="seconds before a disconnected agent is marked unreachable",
     )
     parser.add_argument("--simulate", action="store_true", help="simulated agents (no task processes)")
+    parser.add_argument(
+        "--distinct-hosts",
+        action="store_true",
+        help="agent i gets hostname 127.0.0.(i+1) instead of 127.0.0.1 (so one-per-host placement works)",
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     return parser
 
@@ -122,6 +127,7 @@ def _cluster(cls: Any, args: argparse.Namespace) -> Any:
         simulate=args.simulate,
         agent_unreachable_timeout=args.agent_unreachable_timeout,
         heartbeat_interval=args.heartbeat_interval,
+        distinct_hosts=args.distinct_hosts,
     )
 
 

@@ -59,6 +59,13 @@ def agent_resources(spec: str, index: int) -> list[dict[str, Any]]:
     return parsed
 
 
+def agent_hostname(index: int, distinct: bool) -> str:
+    """Every agent is 127.0.0.1 by default; with ``distinct`` agent i is 127.0.0.(i+1), a host of its own
+    on the loopback network (Linux routes all of 127.0.0.0/8 locally), so that placement rules that keep
+    instances on different hosts can be exercised on one machine."""
+    return f"127.0.0.{index + 1}" if distinct else "127.0.0.1"
+
+
 def parse_attributes(spec: str | None) -> list[dict[str, Any]]:
     """Mesos ``--attributes`` text ("rack:r1;zone:a;level:2;range:[1-5]") -> Attribute JSON list."""
     if not spec:
@@ -110,9 +117,12 @@ class Cluster:
         agent_unreachable_timeout: float = 75.0,
         status_update_retry: float = 10.0,
         heartbeat_interval: float = 15.0,
+        distinct_hosts: bool = False,
     ) -> None:
         if agents < 0:
             raise ValueError("agents must be >= 0")
+        if distinct_hosts and agents > 254:
+            raise ValueError("distinct_hosts: at most 254 agents (127.0.0.1 to 127.0.0.254)")
         self.work_dir = Path(work_dir)
         self.agent_count = agents
         self.port = port
@@ -125,6 +135,7 @@ class Cluster:
         self.agent_unreachable_timeout = agent_unreachable_timeout
         self.status_update_retry = status_update_retry
         self.heartbeat_interval = heartbeat_interval
+        self.distinct_hosts = distinct_hosts
         # validate the spec now, so that a bad --agent-resources fails before anything starts
         agent_resources_of(agent_resources, 0)
         if not simulate and agents > 0:
@@ -222,7 +233,7 @@ class Cluster:
             "resources": agent_resources_of(self.agent_resources_spec, index),
             "attributes": [dict(a) for a in self.agent_attributes],
             "master": self.master,
-            "hostname": "127.0.0.1",
+            "hostname": agent_hostname(index, self.distinct_hosts),
             "port": AGENT_BASE_PORT + index,
             "status_update_retry": self.status_update_retry,
         }

@@ -35,6 +35,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="cpus:4;mem:4096;disk:20000;ports:[31000-31999]",
         help="resources of each agent, Mesos --resources syntax",
     )
+    parser.add_argument(
+        "--same-host",
+        action="store_true",
+        help="give every agent hostname 127.0.0.1 (default: agent i is 127.0.0.(i+1))",
+    )
     args = parser.parse_args(argv)
     if args.agents < 1:
         parser.error("--agents: must be at least 1, e.g. --agents 3")
@@ -71,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         zk=zk.url("/mesos"),
         agent_resources=args.agent_resources,
+        distinct_hosts=not args.same_host,
     )
     try:
         cluster.start()

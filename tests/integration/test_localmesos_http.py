@@ -716,3 +716,16 @@ def test_no_leader_is_503(cluster: Cluster, port: int) -> None:
     finally:
         cluster.server.master = master
     assert request(port, "GET", "/state").status == 200
+
+
+def test_distinct_hosts_give_each_agent_its_own_loopback_address(tmp_path: Path) -> None:
+    with Cluster(tmp_path / "c", agents=3, port=0, distinct_hosts=True) as cluster:
+        port = int(cluster.master_url.split(":")[1])
+        slaves = wait_for(
+            lambda: (
+                len(request(port, "GET", "/state").json()["slaves"]) == 3
+                and request(port, "GET", "/state").json()["slaves"]
+            ),
+            what="three agents",
+        )
+        assert sorted(s["hostname"] for s in slaves) == ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
