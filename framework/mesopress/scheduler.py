@@ -71,6 +71,10 @@ class SchedulerCore:
 
     def load(self) -> None:
         """Read everything from the store (once elected, before the driver starts); raises StoreError."""
+        if self.store.uninstalled():
+            self.loaded = self.finished = True
+            log.warning("the service was uninstalled: staying idle (remove this scheduler's Marathon app)")
+            return
         self.world = scheduler_state.load(self.store)
         self.framework_id = self.store.framework_id()
         scheduler_commands.ensure_instances(self)

@@ -103,7 +103,7 @@ def test_put_delete_and_listing_follow_the_layout(persister_for: Callable[[], Zk
     assert store.tasks("db-0") == {"init": {}} and store.pod("db-0") is None
     assert store.persister.children("pods") == ["db-0", "db-1"]
     store.erase()
-    assert store.persister.children("") == ["leader"]
+    assert store.persister.children("") == ["leader", "uninstalled"]
     store.set_framework_id("M-after-erase")  # the fence survives an erase
 
 

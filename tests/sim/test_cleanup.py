@@ -102,3 +102,20 @@ def test_uninstall_plan_is_visible_while_it_runs(sim: Sim) -> None:
         "delete-state",
     ]
     assert plan["status"] != "COMPLETE"
+
+
+def test_a_standby_taking_over_after_an_uninstall_stays_idle() -> None:
+    sim = Sim()
+    sim.subscribe()
+    sim.offers(1)
+    sim.run("db-0", 1)
+    [kill] = of(uninstall(sim), fx.Kill)
+    sim.status(kill.task_id, "TASK_KILLED", 1)
+    sim.offers(1)
+    assert of(sim.tick(sim.settings.reservation_timeout + 1), fx.Teardown)
+    assert sim.store.uninstalled()
+    standby = Sim(persister=sim.persister, holder="h2")  # a new leader on the same ZooKeeper state
+    assert standby.core.finished
+    effects = standby.send(ev.Offers([standby.make_offer(1)]))
+    assert not of(effects, fx.Accept)
+    assert standby.store.pods() == {}

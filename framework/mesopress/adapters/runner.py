@@ -250,7 +250,7 @@ class Runner:
         self._start_driver()
 
     def _start_driver(self) -> None:
-        if self._uninstalled:
+        if self._uninstalled or getattr(self._core, "finished", False):
             log.info("uninstalled: not subscribing again")
             return
         self.framework_id = _stored_id(self.store)

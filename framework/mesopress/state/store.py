@@ -37,6 +37,7 @@ from mesopress.state.persister import Delete, Fence, Fenced, NotFound, Op, Persi
 SCHEMA_VERSION = 1
 SECRETS = "secrets"
 LEADER = "leader"
+UNINSTALLED = "uninstalled"
 JsonDict = dict[str, Any]
 
 
@@ -222,8 +223,17 @@ class StateStore:
         return value if isinstance(value, dict) else None
 
     def erase(self) -> None:
-        """Delete all state except the leader subtree (uninstall); fenced like every write."""
-        self.commit(Batch(Delete(name) for name in self._children("") if name != LEADER))
+        """Delete all state except the leader subtree (uninstall); fenced like every write.
+
+        Leaves an `uninstalled` marker in the same batch, so that a standby scheduler that becomes leader
+        afterwards stays idle instead of deploying the service again from an empty store.
+        """
+        batch = Batch(Delete(name) for name in self._children("") if name not in (LEADER, UNINSTALLED))
+        self.commit(batch.put(UNINSTALLED, True))
+
+    def uninstalled(self) -> bool:
+        """True once an uninstall finished (see erase); delete the service's root to install it again."""
+        return self._read(UNINSTALLED) is True
 
     def _read(self, path: str) -> Any:
         try:

@@ -122,11 +122,13 @@ def test_secrets_are_raw_bytes_in_their_own_subtree(store: StateStore, memory: M
     assert "secrets/db-root" in memory.dump()
 
 
-def test_erase_deletes_everything_but_the_leader_subtree(store: StateStore, memory: MemoryPersister) -> None:
+def test_erase_deletes_everything_but_the_leader_subtree_and_marks_uninstalled(
+    store: StateStore, memory: MemoryPersister
+) -> None:
     store.initialize()
     store.commit(Batch().put_pod("db-0", {}).put_secret("x", b"1").put("leader/note", "kept"))
     store.erase()
-    assert memory.children("") == ["leader"]
+    assert memory.children("") == ["leader", "uninstalled"]
     assert store.leader_info() == {"leader": "a:1"}
 
 
@@ -156,3 +158,17 @@ def test_memory_persister_lists_and_deletes_subtrees(memory: MemoryPersister) ->
 def test_join_refuses_separators_in_names() -> None:
     with pytest.raises(ValueError):
         persister.join("pods", "a/b")
+
+
+def test_erase_leaves_an_uninstalled_marker_and_nothing_else() -> None:
+    persister = MemoryPersister()
+    store = StateStore(persister)
+    store.bind(persister.claim("h1", b"{}"))
+    store.initialize()
+    store.set_framework_id("fw-1")
+    assert not store.uninstalled()
+    store.erase()
+    assert store.uninstalled()
+    assert store.framework_id() is None
+    store.erase()  # idempotent: erasing twice keeps the marker
+    assert store.uninstalled()
