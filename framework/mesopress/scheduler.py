@@ -150,6 +150,8 @@ class SchedulerCore:
             log.warning("disconnected from the master; waiting to subscribe again")
         elif isinstance(event, ev.MesosError):
             log.error("the master sent an error: %s", event.message)
+            if "Framework has been removed" in str(event.message):
+                self._forget_framework_id()
         elif isinstance(event, ev.Rescinded):
             log.info("offer %s rescinded", event.offer_id)
         elif isinstance(event, ev.AgentLost):
@@ -159,6 +161,18 @@ class SchedulerCore:
         else:
             log.warning("ignoring an unexpected event: %.200r", event)
         return []
+
+    def _forget_framework_id(self) -> None:
+        """The master removed our framework (failover timeout passed, or a teardown): its id can never
+        subscribe again and its tasks were killed. Reservations and volumes belong to the role and stay,
+        so we subscribe as a new framework and the instances relaunch in place on them."""
+        try:
+            self.store.clear_framework_id()
+        except StoreError as err:
+            log.error("error clearing the removed framework id: %s; will retry on the next error", err)
+            return
+        log.warning("framework %s was removed by the master: subscribing as a new framework", self.framework_id)
+        self.framework_id, self.subscribed = None, False
 
     def _subscribed(self, framework_id: str, now: float) -> list[fx.Effect]:
         if framework_id != self.framework_id:

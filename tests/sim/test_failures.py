@@ -183,3 +183,18 @@ def test_unreachable_instance_revives_offers_even_when_suppressed() -> None:
     sim.move_agent(3, 8)
     [accept] = of(sim.offers(8), fx.Accept)
     assert op_types(accept) == ["LAUNCH"]
+
+
+def test_a_removed_framework_id_is_forgotten_and_instances_relaunch_under_a_new_one() -> None:
+    sim = Sim()
+    sim.subscribe("fw-old")
+    sim.offers(1)
+    sim.run("db-0", 1)
+    assert sim.store.framework_id() == "fw-old"
+    sim.send(ev.MesosError("Framework has been removed"))
+    assert sim.store.framework_id() is None
+    effects = sim.subscribe("fw-new")
+    assert sim.store.framework_id() == "fw-new"
+    assert of(effects, fx.Reconcile)  # the old tasks are reconciled; the master answers for them
+    sim.status(sim.task_of("db-0"), "TASK_GONE", 1)
+    assert [op_types(a) for a in of(sim.offers(1), fx.Accept)] == [["LAUNCH"]]  # in place, same volume
