@@ -171,7 +171,7 @@ class SchedulerCore:
         except StoreError as err:
             log.error("error clearing the removed framework id: %s; will retry on the next error", err)
             return
-        log.warning("framework %s was removed by the master: subscribing as a new framework", self.framework_id)
+        log.warning("framework %s was removed by the master: subscribing anew", self.framework_id)
         self.framework_id, self.subscribed = None, False
 
     def _subscribed(self, framework_id: str, now: float) -> list[fx.Effect]:
