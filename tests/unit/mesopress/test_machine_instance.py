@@ -12,6 +12,7 @@ from mesopress.machines import instance_events as ev
 from mesopress.machines.instance import InstanceState, Status
 from mesopress.machines.instance_events import Goal
 from mesopress.machines.result import Kind
+from support import matrix
 
 NOW = 1000.0
 S = Status
@@ -89,8 +90,7 @@ DE  !     DE      DE       DE      .       .     .       .    .     .          .
 
 
 def _matrix() -> list[tuple[Status, str, str]]:
-    (_, *columns), *rows = (line.split() for line in EXPECTED.strip().splitlines())
-    return [(CODES[row[0]], col, cell) for row in rows for col, cell in zip(columns, row[1:], strict=True)]
+    return matrix.parse(EXPECTED, CODES)
 
 
 def test_table_and_matrix_cover_every_status_and_event() -> None:
@@ -102,15 +102,7 @@ def test_table_and_matrix_cover_every_status_and_event() -> None:
 
 @pytest.mark.parametrize(("status", "column", "cell"), _matrix(), ids=lambda v: getattr(v, "name", v))
 def test_all_transitions(status: Status, column: str, cell: str) -> None:
-    before = FIXTURES[status]
-    result = instance.transition(before, EVENTS[column], NOW)
-    expected_kind = {".": Kind.NOOP, "!": Kind.ILLEGAL}.get(cell, Kind.SUCCESS)
-    assert result.kind is expected_kind, result.reason
-    assert result.reason
-    if expected_kind is Kind.SUCCESS:
-        assert result.state.status is CODES[cell]
-    else:
-        assert result.state == before and result.effects == ()
+    matrix.check(instance.transition, FIXTURES[status], EVENTS[column], NOW, cell, CODES)
 
 
 def test_only_a_granted_replacement_ever_abandons_a_reservation() -> None:

@@ -9,6 +9,7 @@ import pytest
 from mesopress.machines import reservation as rv
 from mesopress.machines.reservation import ReservationState, Status
 from mesopress.machines.result import Kind
+from support import matrix
 
 NOW = 1000.0
 S = Status
@@ -60,8 +61,7 @@ GO  !       !      DS   .      .        .      .
 
 
 def _matrix() -> list[tuple[Status, str, str]]:
-    (_, *columns), *rows = (line.split() for line in EXPECTED.strip().splitlines())
-    return [(CODES[row[0]], col, cell) for row in rows for col, cell in zip(columns, row[1:], strict=True)]
+    return matrix.parse(EXPECTED, CODES)
 
 
 def test_table_and_matrix_cover_every_status_and_event() -> None:
@@ -73,15 +73,7 @@ def test_table_and_matrix_cover_every_status_and_event() -> None:
 
 @pytest.mark.parametrize(("status", "column", "cell"), _matrix(), ids=lambda v: getattr(v, "name", v))
 def test_all_transitions(status: Status, column: str, cell: str) -> None:
-    before = FIXTURES[status]
-    result = rv.transition(before, EVENTS[column], NOW)
-    expected_kind = {".": Kind.NOOP, "!": Kind.ILLEGAL}.get(cell, Kind.SUCCESS)
-    assert result.kind is expected_kind, result.reason
-    assert result.reason
-    if expected_kind is Kind.SUCCESS:
-        assert result.state.status is CODES[cell]
-    else:
-        assert result.state == before and result.effects == ()
+    matrix.check(rv.transition, FIXTURES[status], EVENTS[column], NOW, cell, CODES)
 
 
 def test_reserve_sends_reserve_and_create_in_one_accept() -> None:
