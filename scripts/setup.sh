@@ -12,7 +12,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${MESOPRESS_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
 
-APT_PACKAGES=(zookeeper mariadb-server mariadb-backup galera-4 rsync socat iproute2 haproxy nginx
+APT_PACKAGES=(python3 zookeeper mariadb-server mariadb-backup galera-4 rsync socat iproute2 haproxy nginx
               php-fpm php-mysql wordpress wordpress-theme-twentytwentythree procps)
 
 log() { echo "[setup] $*" >&2; }

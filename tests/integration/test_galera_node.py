@@ -14,8 +14,10 @@ The `Cluster` harness is also used by bench/galera_raw.py.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import pwd
@@ -58,12 +60,29 @@ def task_python() -> str:
     return sys.executable if probe.returncode == 0 else "/usr/bin/python3"
 
 
-def task_env() -> dict[str, str]:
+@functools.lru_cache(maxsize=1)
+def task_pylib() -> str:
+    """mesopress and pymysql copied where the task user can read them.
+
+    The checkout and its venv may sit under a directory the task user cannot enter (/root is 0700), as
+    on a Mesos agent, where tasks get their code through the fetcher; so the tasks of these tests import
+    from a world-readable copy, removed when the test run ends.
+    """
     import pymysql as module
 
-    site = str(Path(module.__file__).resolve().parents[1])
-    path = os.pathsep.join([str(ROOT / "framework"), site])
-    return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": path, "LANG": "C.UTF-8"}
+    lib = Path(tempfile.mkdtemp(prefix="mp-pylib-", dir="/tmp"))
+    os.chmod(lib, 0o755)
+    atexit.register(shutil.rmtree, lib, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "framework" / "mesopress", lib / "mesopress", ignore=ignore)
+    shutil.copytree(Path(module.__file__).resolve().parent, lib / "pymysql", ignore=ignore)
+    for path in lib.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return str(lib)
+
+
+def task_env() -> dict[str, str]:
+    return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": task_pylib(), "LANG": "C.UTF-8"}
 
 
 def free_ports(count: int) -> list[int]:
