@@ -10,6 +10,7 @@ Why it exists: parse, wire, start, and nothing else (no decisions). The order ma
     python -m mesopress scheduler --config service.yaml [--master HOST:PORT] [--zk zk://...] [...]
     python -m mesopress plans|pods|state|config|uninstall [--url http://HOST:PORT]
     python -m mesopress replace INSTANCE [--url http://HOST:PORT]
+    python -m mesopress secret NAME [--url http://HOST:PORT]    (prints one generated secret's value)
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ OPERATOR = {
     "config": "GET",
     "uninstall": "POST",
     "replace": "POST",
+    "secret": "GET",
 }
 USAGE = (
     "usage: mesopress scheduler --config FILE [flags] | mesopress {plans,pods,state,config,uninstall} "
-    "[--url URL] | mesopress replace INSTANCE [--url URL]"
+    "[--url URL] | mesopress replace INSTANCE [--url URL] | mesopress secret NAME [--url URL]"
 )
 
 
@@ -137,7 +139,7 @@ def wire(loaded: config.Loaded, parts: dict[str, Any]) -> None:
     def core(store: StateStore) -> Any:
         from mesopress.scheduler import SchedulerCore
 
-        return SchedulerCore(settings, service, store)
+        return SchedulerCore(settings, service, store, kinds=pod_kinds(service))
 
     store = StateStore(persister)
 
@@ -159,6 +161,17 @@ def wire(loaded: config.Loaded, parts: dict[str, Any]) -> None:
     parts["http"] = ApiServer(runner, settings.http_port).start()
     runner.start()
     log.info("scheduler %s for service %s contending for leadership", identity, service.name)
+
+
+def pod_kinds(service: Any) -> dict[str, Any]:
+    """The pod-kind hook of every pod named with a `kind:` in the service file (others: generic)."""
+    from mesopress.kinds.galera import GaleraKind
+
+    kinds: dict[str, Any] = {}
+    for pod in service.pods:
+        if pod.kind == "galera":
+            kinds[pod.name] = GaleraKind(settings=json.loads(pod.kind_settings))
+    return kinds
 
 
 def unwire(parts: dict[str, Any]) -> None:
@@ -197,10 +210,15 @@ def run_operator(command: str, argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=f"mesopress {command}")
     if command == "replace":
         parser.add_argument("instance", help="pod instance to replace, e.g. db-1")
+    if command == "secret":
+        parser.add_argument("name", help="secret name, e.g. wordpress-admin-password")
     default = os.environ.get("MESOPRESS_URL", "http://127.0.0.1:8080")
     parser.add_argument("--url", default=default, help="a scheduler's API ($MESOPRESS_URL)")
     args = parser.parse_args(argv)
-    path = {"replace": f"/v1/pods/{getattr(args, 'instance', '')}/replace"}.get(command, f"/v1/{command}")
+    path = {
+        "replace": f"/v1/pods/{getattr(args, 'instance', '')}/replace",
+        "secret": f"/v1/secrets/{getattr(args, 'name', '')}",
+    }.get(command, f"/v1/{command}")
     try:
         status, body = request(OPERATOR[command], args.url.rstrip("/") + path)
     except OSError as err:
@@ -212,6 +230,9 @@ def run_operator(command: str, argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
+    if command == "secret":
+        print(body.get("value", "") if isinstance(body, dict) else "")
+        return 0
     print(table(body) if command == "pods" else json.dumps(body, indent=2, sort_keys=True))
     return 0
 

@@ -23,7 +23,9 @@ from typing import Any
 from mesopress import effects as fx
 from mesopress import events as ev
 from mesopress import (
+    scheduler_artifacts,
     scheduler_commands,
+    scheduler_galera,
     scheduler_offers,
     scheduler_plans,
     scheduler_snapshot,
@@ -54,9 +56,12 @@ class SchedulerCore:
         new_uuid: Callable[[], str] = ids.random_uuid,
         kinds: Mapping[str, PodKind] | None = None,
         max_refusals: int = 20,
+        new_token: Callable[[], str] = scheduler_artifacts.new_token,
     ) -> None:
         self.settings, self.service, self.store = settings, service, store
-        self.clock, self.new_uuid = clock, new_uuid
+        self.clock, self.new_uuid, self.new_token = clock, new_uuid, new_token
+        self.secrets: dict[str, str] = {}  # generated service secrets; never logged
+        self.galera: dict[str, Any] = {}  # recovery/galera records (scheduler_galera)
         self.kinds: dict[str, PodKind] = dict(kinds or {})
         self.max_refusals = max_refusals
         self.world = scheduler_state.World()
@@ -78,6 +83,10 @@ class SchedulerCore:
         self.world = scheduler_state.load(self.store)
         self.framework_id = self.store.framework_id()
         scheduler_commands.ensure_instances(self)
+        self.secrets = scheduler_artifacts.load_secrets(self.store)
+        scheduler_artifacts.ensure_secrets(self)
+        scheduler_artifacts.prune(self, self.clock())
+        scheduler_galera.load(self)
         self.deploy_plan = scheduler_plans.build_deploy(self, self.world.plans.get("deploy"))
         self.loaded = True
         log.info(
@@ -97,6 +106,7 @@ class SchedulerCore:
         if self.loaded and not self.finished and not isinstance(event, ev.Disconnected | ev.MesosError):
             try:
                 effects += scheduler_plans.drive(self, now)
+                effects += scheduler_galera.drive(self, now)
                 effects = self._offer_flow(effects)
             except Exception as err:  # noqa: BLE001 - the event's own effects are already recorded
                 log.exception("error driving the plans after %s: %s", type(event).__name__, err)

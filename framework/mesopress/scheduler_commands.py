@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mesopress import effects as fx
+from mesopress import scheduler_artifacts, scheduler_galera
 from mesopress.events import Command
 from mesopress.machines import instance_events as ie
 from mesopress.machines.instance import InstanceState
@@ -29,11 +30,33 @@ log = logging.getLogger("mesopress.scheduler")
 Answer = tuple[list[fx.Effect], dict[str, Any]]
 
 
+def _artifact(core: SchedulerCore, args: Mapping[str, Any], now: float) -> dict[str, Any]:
+    return scheduler_artifacts.serve(core, str(args.get("token", "")), now)
+
+
+def _secret(core: SchedulerCore, args: Mapping[str, Any], now: float) -> dict[str, Any]:
+    name = str(args.get("name", ""))
+    if name not in core.secrets:
+        return {"ok": False, "error": f"no such secret {name!r}"}
+    log.info("secret %s read by an operator", name)
+    return {"ok": True, "name": name, "value": core.secrets[name]}
+
+
+QUIET: dict[str, Callable[[SchedulerCore, Mapping[str, Any], float], dict[str, Any]]] = {
+    "artifact": _artifact,
+    "secret": _secret,
+    "galera_report": scheduler_galera.report,
+}
+
+
 def handle(core: SchedulerCore, command: Command, now: float) -> list[fx.Effect]:
+    if command.kind in QUIET:  # their arguments and answers hold tokens and secrets: never logged
+        return [fx.Reply(command.reply, QUIET[command.kind](core, command.args, now))]
     handlers: dict[str, Callable[[SchedulerCore, Mapping[str, Any], float], Answer]] = {
         "replace": replace,
         "uninstall": start_uninstall,
         "update_config": update_config,
+        "galera_force": scheduler_galera.force,
     }
     handler = handlers.get(command.kind)
     if handler is None:

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mesopress import effects as fx
+from mesopress import scheduler_artifacts, scheduler_galera
 from mesopress.machines import instance as im
 from mesopress.machines import instance_events as ie
 from mesopress.machines import reservation as rv
@@ -71,10 +72,11 @@ def handle(core: SchedulerCore, offers: Sequence[Mapping[str, Any]], now: float)
             log.warning("dropping a match on offer %s: its instance moved on", accept.offer_id)
             declined.append(fx.Decline([accept.offer_id], core.settings.decline_short_seconds))
             continue
+        operations = list(accept.operations)
         for match in accept.matches:
-            _record(core, txn, match)
+            operations = _record(core, txn, match, operations)
         _collect(txn, accept)
-        accepts.append(fx.Accept([accept.offer_id], list(accept.operations), accept.refuse_seconds))
+        accepts.append(fx.Accept([accept.offer_id], operations, accept.refuse_seconds))
     effects = txn.commit(core.store)
     if effects is None:
         return [fx.Decline([str(o["id"]["value"]) for o in offers], core.settings.decline_short_seconds)]
@@ -144,6 +146,8 @@ def _need(core: SchedulerCore, record: PodRecord, candidates: set[str]) -> tuple
         return None
     if need[0] == "launch" and record.state.name not in candidates:
         return None
+    if scheduler_galera.holds(core, record.state.name):
+        return None
     return need[0], pod, parsed[1]
 
 
@@ -169,15 +173,21 @@ def _fits(txn: Txn, match: evaluator.Match) -> bool:
     return im.transition(txn.pod(match.request.instance).state, event, txn.now).ok
 
 
-def _record(core: SchedulerCore, txn: Txn, match: evaluator.Match) -> None:
-    """Stage the launch of one match: instance, footprint, task, new reservations."""
+def _record(
+    core: SchedulerCore, txn: Txn, match: evaluator.Match, operations: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Stage the launch of one match: instance, footprint, task (with its artifacts), new reservations;
+    the ACCEPT operations carrying the final TaskInfo."""
     name, fp = match.request.instance, match.footprint
     txn.instance(name, ie.OfferAccepted(match.agent_id, match.request.task_id))
     for pid in fp.persistence_ids.values():
         if txn.reservation(pid) is None:
             txn.new_reservation(pid, name, match.agent_id)
     txn.pod(name).footprint = fp
-    task = {"task_id": match.request.task_id, "agent_id": match.agent_id, "task_info": match.task_info}
+    task_info = scheduler_artifacts.attach(
+        core, txn, match.request.pod, match.task_info, match.request.kind.value
+    )
+    task = {"task_id": match.request.task_id, "agent_id": match.agent_id, "task_info": task_info}
     txn.put_task(name, dict(task, kind=match.request.kind.value, state=None))
     core.waiting.pop(name, None)
     log.info(
@@ -188,6 +198,7 @@ def _record(core: SchedulerCore, txn: Txn, match: evaluator.Match) -> None:
         fp.hostname,
         match.request.task_id,
     )
+    return scheduler_artifacts.with_task(operations, task_info)
 
 
 def _collect(txn: Txn, accept: evaluator.Accept) -> None:

@@ -11,6 +11,8 @@ import copy
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from mesopress import scheduler_galera
+from mesopress.machines.instance import Status
 from mesopress.plans import plan as plan_mod
 
 if TYPE_CHECKING:
@@ -27,6 +29,8 @@ def build(core: SchedulerCore) -> dict[str, Any]:
             "plans": plans,
             "pods": [pod(core, name) for name in sorted(core.world.pods)],
             "reservations": [r.to_dict() for _, r in sorted(core.world.reservations.items())],
+            "endpoints": endpoints(core),
+            "galera": scheduler_galera.view(core),
             "config": {"target": dataclasses.asdict(core.service)},
             "uninstall": {
                 "started": core.world.uninstalling,
@@ -35,6 +39,19 @@ def build(core: SchedulerCore) -> dict[str, Any]:
             },
         }
     )
+
+
+def endpoints(core: SchedulerCore) -> dict[str, list[dict[str, Any]]]:
+    """/v1/endpoints: per pod, every instance holding resources: host, named ports, READY or not."""
+    out: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in core.service.pods}
+    for name in sorted(core.world.pods):
+        record = core.world.pods[name]
+        fp = record.footprint
+        if fp is None or fp.pod not in out:
+            continue
+        ready = record.state.status is Status.READY
+        out[fp.pod].append({"instance": name, "host": fp.hostname, "ports": dict(fp.ports), "ready": ready})
+    return out
 
 
 def state(core: SchedulerCore) -> dict[str, Any]:

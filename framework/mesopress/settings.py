@@ -43,6 +43,15 @@ class Settings:
     unreachable_timeout: float = 600.0
     reservation_timeout: float = 120.0
     reconcile_interval: float = 300.0
+    advertise_url: str = ""
+
+    @property
+    def advertised(self) -> str:
+        """The URL tasks' fetchers reach this scheduler at (artifacts, the bundle): ``advertise_url``,
+        else ``http://<HOST or 127.0.0.1>:<http_port>`` (Marathon: http://$HOST:$PORT0)."""
+        if self.advertise_url:
+            return self.advertise_url.rstrip("/")
+        return f"http://{self.hostname or '127.0.0.1'}:{self.http_port}"
 
     def describe(self) -> dict[str, Any]:
         """Every setting, for logs and the HTTP API; the secret only says whether it is set."""
@@ -76,6 +85,9 @@ OPTIONS = (
     Option("unreachable_timeout", "MESOPRESS_UNREACHABLE_TIMEOUT", float, "seconds", "600"),
     Option("reservation_timeout", "MESOPRESS_RESERVATION_TIMEOUT", float, "seconds", "120"),
     Option("reconcile_interval", "MESOPRESS_RECONCILE_INTERVAL", float, "seconds", "300"),
+    Option(
+        "advertise_url", "MESOPRESS_ADVERTISE_URL", str, "URL tasks fetch files from", "http://node1:8080"
+    ),
 )
 SECRET_ENV = "MESOPRESS_SECRET"
 SECRET_FILE_ENV = "MESOPRESS_SECRET_FILE"
@@ -128,6 +140,8 @@ def check(settings: Settings) -> list[str]:
     for name in ("unreachable_timeout", "reservation_timeout", "reconcile_interval"):
         if getattr(settings, name) <= 0:
             errors.append(f"{name}: must be positive seconds, e.g. {getattr(Settings, name):g}")
+    if settings.advertise_url and not re.match(r"^https?://[^/\s]+/?$", settings.advertise_url):
+        errors.append("advertise_url: must be http://host:port, e.g. http://node1:8080 (empty: HOST + port)")
     for name in ("framework_name", "principal", "user"):
         if not getattr(settings, name):
             errors.append(f"{name}: must not be empty")

@@ -14,27 +14,23 @@ SIGTERM; uninstall. Every wait is a condition with a timeout.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from localmesos.cluster import Cluster
-from localmesos.zkserver import ZooKeeperServer, free_port
+from localmesos.zkserver import ZooKeeperServer
+from support.scheduler_stack import Hosts, Stack, get, post
 from support.waiting import eventually
 
 ROLE = "e2e"
@@ -62,135 +58,6 @@ WAIT = 40.0
 REPO = Path(__file__).resolve().parents[2]
 
 
-class Blackhole:
-    """A TCP proxy to ZooKeeper that can silently drop every byte both ways: a network partition."""
-
-    def __init__(self, upstream: str) -> None:
-        host, port = upstream.split(":")
-        self.upstream = (host, int(port))
-        self.cut = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                near, _ = self._listener.accept()
-                far = socket.create_connection(self.upstream)
-            except OSError:
-                return
-            self._sockets += [near, far]
-            for src, dst in ((near, far), (far, near)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                if not self.cut.is_set():
-                    dst.sendall(data)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        for sock in [self._listener, *self._sockets]:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-
-class Hosts(Cluster):
-    """localmesos names every agent 127.0.0.1; real agents sit on distinct hosts (127.0.0.N here), which
-    placement (one pod per host) and replacement (never on the failed host) rely on."""
-
-    def _new_agent(self, index: int) -> Any:
-        agent = super()._new_agent(index)
-        agent.hostname = f"127.0.0.{index + 1}"
-        return agent
-
-
-@dataclass
-class SchedulerProc:
-    port: int
-    proxy: Blackhole
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def identity(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-@dataclass
-class Stack:
-    cluster: Cluster
-    zk: ZooKeeperServer
-    work: Path
-    zk_path: str
-    schedulers: list[SchedulerProc] = field(default_factory=list)
-
-    def start_scheduler(self) -> SchedulerProc:
-        proxy = Blackhole(self.zk.hosts)
-        port = free_port()
-        log = self.work / f"scheduler-{port}.log"
-        service = self.work / "service.yaml"
-        service.write_text(SERVICE)
-        cmd = [sys.executable, "-m", "mesopress", "scheduler", "--config", str(service)]
-        cmd += ["--master", self.cluster.master_url, "--http-port", str(port), "--hostname", "127.0.0.1"]
-        cmd += ["--zk", f"zk://127.0.0.1:{proxy.port}{self.zk_path}"]
-        env = {**os.environ, "MESOPRESS_ZK_SESSION_TIMEOUT": "4"}
-        with log.open("wb") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env)
-        self.schedulers.append(SchedulerProc(port, proxy, proc, log))
-        return self.schedulers[-1]
-
-    def alive(self) -> list[SchedulerProc]:
-        return [s for s in self.schedulers if s.proc.poll() is None]
-
-    def leader(self) -> SchedulerProc:
-        def find() -> SchedulerProc | None:
-            for s in self.alive():
-                state = get(s.port, "/v1/state")
-                if isinstance(state, dict) and state.get("role") == "leader" and state.get("subscribed"):
-                    return s
-            return None
-
-        return eventually(find, timeout=WAIT, message="no subscribed leader")
-
-    def stop(self) -> None:
-        for s in self.schedulers:
-            if s.proc.poll() is None:
-                s.proc.send_signal(signal.SIGTERM)
-        for s in self.schedulers:
-            try:
-                s.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                s.proc.kill()
-                s.proc.wait(5)
-            s.proxy.close()
-
-
-def get(port: int, path: str) -> Any:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
-            return json.loads(resp.read())
-    except (OSError, ValueError) as err:
-        return {"error": repr(err)}
-
-
-def post(port: int, path: str) -> tuple[int, Any]:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=b"", method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=15) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
 @pytest.fixture(scope="module")
 def stack(zk_server: ZooKeeperServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("scheduler-e2e")
@@ -204,7 +71,7 @@ def stack(zk_server: ZooKeeperServer, tmp_path_factory: pytest.TempPathFactory) 
         agent_resources="cpus:0.15;mem:64;disk:64;ports:[41000-41004]",
     )
     cluster.start()
-    built = Stack(cluster, zk_server, work, f"/e2e-{uuid.uuid4().hex[:8]}/mesopress")
+    built = Stack(cluster, zk_server, work, f"/e2e-{uuid.uuid4().hex[:8]}/mesopress", SERVICE, wait=WAIT)
     try:
         yield built
     finally:

@@ -85,7 +85,16 @@ def test_snapshot_shape(sim: Sim) -> None:
     sim.subscribe()
     sim.offers(1, 2)
     snap = sim.core.snapshot()
-    assert set(snap) == {"state", "plans", "pods", "reservations", "uninstall", "config"}
+    assert set(snap) == {
+        "state",
+        "plans",
+        "pods",
+        "reservations",
+        "uninstall",
+        "config",
+        "endpoints",
+        "galera",
+    }
     assert snap["config"]["target"]["pods"][0]["name"] == "db"
     assert snap["state"]["framework_id"] == "fw-1"
     assert {"deploy", "recovery"} <= set(snap["plans"])

@@ -72,6 +72,47 @@ def _config(view: View, _: dict[str, str]) -> Answer:
     return Answer(200, _without_secrets(view.config()))
 
 
+def _endpoints(view: View, _: dict[str, str]) -> Answer:
+    return Answer(200, view.snapshot.get("endpoints", {}))
+
+
+def _galera(view: View, _: dict[str, str]) -> Answer:
+    return Answer(200, view.snapshot.get("galera", {}))
+
+
+def _bundle(view: View, _: dict[str, str]) -> Answer:
+    from mesopress.http import bundle
+
+    return Answer(200, bundle.bundle())
+
+
+def _artifact(view: View, params: dict[str, str]) -> Answer:
+    """Served once (the core deletes the token before answering); the token is never logged."""
+    result = view.submit("artifact", {"token": params["token"]})
+    if isinstance(result, dict) and result.get("ok") and isinstance(result.get("content"), bytes):
+        return Answer(200, result["content"])
+    return _error(404, "no such artifact")
+
+
+def _secret_value(view: View, params: dict[str, str]) -> Answer:
+    result = view.submit("secret", {"name": params["name"]})
+    if isinstance(result, dict) and result.get("ok"):
+        return Answer(200, {"name": result["name"], "value": result["value"]})
+    return _error(404, f"no such secret {params['name']!r}")
+
+
+def _report(view: View, params: dict[str, str]) -> Answer:
+    """A one-shot recovery task's position; the token is single use and never logged."""
+    result = view.submit("galera_report", {"token": params["token"], "position": params.get("position", "")})
+    if isinstance(result, dict) and result.get("ok"):
+        return Answer(200, {"ok": True})
+    return _error(404, "no such report")
+
+
+def _force(view: View, params: dict[str, str]) -> Answer:
+    return _command("galera_force", lambda p: {"node": p.get("node", "")})(view, params)
+
+
 def _command(kind: str, args: Callable[[dict[str, str]], dict[str, Any]]) -> Handler:
     def handle(view: View, params: dict[str, str]) -> Answer:
         result = view.submit(kind, args(params))
@@ -93,11 +134,19 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler, bool]] = [
     ("POST", re.compile(r"^/v1/pods/(?P<instance>[^/]+)/replace$"), _command("replace", dict), False),
     ("POST", re.compile(r"^/v1/uninstall$"), _command("uninstall", lambda _: {}), False),
     ("GET", re.compile(r"^/v1/config$"), _config, False),
+    ("GET", re.compile(r"^/v1/endpoints$"), _endpoints, False),
+    ("GET", re.compile(r"^/v1/artifacts/bundle/mesopress\.tar\.gz$"), _bundle, True),
+    ("GET", re.compile(r"^/v1/artifacts/(?P<token>[A-Za-z0-9_\-]+)$"), _artifact, False),
+    ("GET", re.compile(r"^/v1/secrets/(?P<name>[A-Za-z0-9_.\-]+)$"), _secret_value, False),
+    ("GET", re.compile(r"^/v1/galera$"), _galera, False),
+    ("POST", re.compile(r"^/v1/galera/force$"), _force, False),
+    ("POST", re.compile(r"^/v1/galera/report/(?P<token>[A-Za-z0-9_\-]+)$"), _report, False),
 ]
 
 
-def route(view: View, method: str, path: str) -> Answer:
-    """Answer one request: run its route, redirect a standby, or say what is wrong."""
+def route(view: View, method: str, path: str, body: dict[str, Any] | None = None) -> Answer:
+    """Answer one request: run its route, redirect a standby, or say what is wrong. A JSON object
+    body's plain values are parameters too (the path's win)."""
     path = path.split("?", 1)[0].rstrip("/") or "/"
     allowed = []
     for verb, pattern, handler, standby_ok in ROUTES:
@@ -109,7 +158,8 @@ def route(view: View, method: str, path: str) -> Answer:
             continue
         if not standby_ok and not view.is_leader:
             return _redirect(view, path)
-        return handler(view, match.groupdict())
+        params = {str(k): str(v) for k, v in (body or {}).items() if isinstance(v, str | int)}
+        return handler(view, params | match.groupdict())
     if allowed:
         return _error(405, f"{method} not allowed on {path}; use {', '.join(allowed)}")
     return _error(404, f"no route {path}; see GET /v1/health, /v1/state, /v1/plans, /v1/pods, /v1/config")

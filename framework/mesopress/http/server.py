@@ -27,9 +27,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server name
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)  # bodies carry nothing yet; drain them for keep-alive
-        self._answer("POST")
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            body = {}
+        self._answer("POST", body if isinstance(body, dict) else {})
 
     def do_PUT(self) -> None:  # noqa: N802 - http.server name
         self._answer("PUT")
@@ -37,15 +40,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:  # noqa: N802 - http.server name
         self._answer("DELETE")
 
-    def _answer(self, method: str) -> None:
+    def _answer(self, method: str, body: dict[str, Any] | None = None) -> None:
         try:
-            answer = routes.route(self.server.view, method, self.path)
+            answer = routes.route(self.server.view, method, self.path, body)
         except Exception as err:
             log.exception("error answering %s %s", method, self.path)
             answer = routes.Answer(500, {"error": f"error answering {method} {self.path}: {err!r}"})
-        data = json.dumps(answer.body, sort_keys=True, default=str).encode()
+        raw = isinstance(answer.body, bytes)
+        data = answer.body if raw else json.dumps(answer.body, sort_keys=True, default=str).encode()
         self.send_response(answer.status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "application/octet-stream" if raw else "application/json")
         self.send_header("Content-Length", str(len(data)))
         if answer.location:
             self.send_header("Location", answer.location)
@@ -53,6 +57,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def log_message(self, format: str, *args: Any) -> None:
+        if "/v1/artifacts/" in self.path or "/v1/galera/report/" in self.path:  # never log a token
+            return
         log.debug("%s " + format, self.address_string(), *args)
 
 

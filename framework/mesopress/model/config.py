@@ -19,11 +19,13 @@ from typing import Any
 import yaml
 
 from mesopress import settings as settings_module
+from mesopress.kinds import galera as galera_kind
 from mesopress.model import ids, specs
 from mesopress.model.specs import CHECK_KINDS, CONSTRAINT_OPERATORS
 
 Check = Callable[[Any, str, list[str]], None]
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+POD_KINDS = ("galera", "wordpress", "proxy", "media")
 _VOLUME_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 
 
@@ -161,6 +163,8 @@ POD = _object(
     | {"volumes": (_list_of(VOLUME_ITEM, "[{container_path: data, size: 1024}]"), False)}
     | {"placement": (PLACEMENT, False), "env": (_env_check, False), "user": (TEXT, False)}
     | {"readiness_check": (CHECK, False), "health_check": (CHECK, False)}
+    | {"kind": (_rule(lambda v: v in POD_KINDS, f"must be one of {', '.join(POD_KINDS)}"), False)}
+    | {"galera": (_rule(lambda v: isinstance(v, dict), "must be a mapping, e.g. {size: 3}"), False)}
 )
 MAPPING = _rule(lambda v: isinstance(v, dict), "must be a mapping of settings, e.g. {role: mesopress}")
 SERVICE = _object(
@@ -184,6 +188,7 @@ def parse_text(text: str, source: str = "service file") -> Any:
 def validate(doc: Any) -> list[str]:
     """Every error in a parsed service file; empty means ``specs.build_service`` will succeed."""
     errors: list[str] = []
+    doc = expand(doc)
     SERVICE(doc, "", errors)
     pods = _items(doc, "pods")
     if isinstance(doc, dict) and isinstance(doc.get("pods"), list) and not pods:
@@ -191,7 +196,19 @@ def validate(doc: Any) -> list[str]:
     _check_unique([p.get("name") for p in pods], "pods[{i}].name", errors)
     for i, pod in enumerate(pods):
         _check_pod(pod, f"pods[{i}]", errors)
+        if pod.get("kind") == "galera":
+            errors += galera_kind.check_pod(pod, f"pods[{i}]")
     return errors
+
+
+def expand(doc: Any) -> Any:
+    """The service file with each kind's pod defaults filled in (`kind: galera`: command, ports, volume,
+    user, readiness check, count from `galera.size`); the operator's own fields win."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("pods"), list):
+        return doc
+    galera = [isinstance(p, dict) and p.get("kind") == "galera" for p in doc["pods"]]
+    pods = [galera_kind.expand(p) if g else p for p, g in zip(doc["pods"], galera, strict=True)]
+    return dict(doc, pods=pods)
 
 
 def _items(obj: Any, key: str) -> list[dict[str, Any]]:
@@ -247,7 +264,7 @@ def load(
     errors += setting_errors
     if errors:
         raise ConfigError(errors)
-    return Loaded(built, specs.build_service(doc, built.role, built.principal))
+    return Loaded(built, specs.build_service(expand(doc), built.role, built.principal))
 
 
 def load_file(

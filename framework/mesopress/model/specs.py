@@ -7,6 +7,7 @@ loads of the same file give equal specs. Defaults live here, next to the fields 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +89,8 @@ class PodSpec:
     user: str = ""
     readiness_check: CheckSpec | None = None
     health_check: CheckSpec | None = None
+    kind: str = ""  # "" (generic) or a pod kind, e.g. galera (see mesopress.kinds)
+    kind_settings: str = "{}"  # the kind's own section (e.g. `galera:`) as key-sorted JSON
 
     def port(self, name: str) -> PortSpec | None:
         return next((p for p in self.ports if p.name == name), None)
@@ -139,6 +142,8 @@ def _build_pod(doc: Mapping[str, Any], user: str) -> PodSpec:
         user=doc.get("user", user),
         readiness_check=_build_check(doc.get("readiness_check")),
         health_check=_build_check(doc.get("health_check")),
+        kind=doc.get("kind", ""),
+        kind_settings=json.dumps(doc.get(doc.get("kind", ""), None) or {}, sort_keys=True),
     )
 
 

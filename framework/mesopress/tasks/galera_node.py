@@ -118,6 +118,14 @@ def _default_socket(sandbox: Path) -> Path:
     return Path("/tmp") / f"mesopress-{hashlib.sha1(str(sandbox).encode()).hexdigest()[:16]}.sock"
 
 
+def restrict_secrets(cfg: NodeConfig) -> None:
+    """Give every secret file mode 0600 (the Mesos fetcher writes them with the default umask); asked for
+    by the scheduler's config (`"restrict_secrets": true`), so a hand-written config is still checked."""
+    for path in cfg.secrets.values():
+        if path.exists():
+            path.chmod(0o600)
+
+
 def read_secret(cfg: NodeConfig, name: str) -> str:
     """The secret `name`; refused unless its file has mode 0600."""
     path = cfg.secrets.get(name)
@@ -338,6 +346,23 @@ def recover(cfg: NodeConfig) -> int:
     return EXIT_UNKNOWN if isinstance(reading, position.Unknown) else 0
 
 
+def report_position(url: str, record: Path) -> None:
+    """POST the recovered position to the scheduler (its single-use report URL); retried briefly."""
+    import urllib.request
+
+    body = json.dumps({"position": record.read_text().strip()}).encode()
+    for attempt in range(5):
+        request = urllib.request.Request(url, data=body, method="POST")
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                log(f"position reported to the scheduler (HTTP {resp.status})")
+                return
+        except OSError as exc:
+            log(f"error reporting the position (attempt {attempt + 1}): {type(exc).__name__}")
+            time.sleep(1.0)
+
+
 def check(cfg: NodeConfig) -> int:
     try:
         conn = _connect(cfg, "root", read_secret(cfg, "root"))
@@ -360,7 +385,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         cfg = load(args.config)
-        return {"run": run, "recover": recover, "check": check}[args.command](cfg)
+        raw = json.loads(args.config.read_text())
+        if raw.get("restrict_secrets") is True:
+            restrict_secrets(cfg)
+        code = {"run": run, "recover": recover, "check": check}[args.command](cfg)
+        if args.command == "recover" and raw.get("report_url"):
+            report_position(str(raw["report_url"]), cfg.volume / "mesopress-position.json")
+        return code
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         log(f"error running {args.command}: {exc}")
         return EXIT_REFUSED

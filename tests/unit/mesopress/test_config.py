@@ -51,7 +51,7 @@ def with_change(path: str, value: Any) -> dict[str, Any]:
 
 def test_example_service_file_is_valid() -> None:
     loaded = config.load(EXAMPLE.read_text(), {}, {})
-    assert loaded.service.pod_names == ("galera", "wordpress")
+    assert loaded.service.pod_names == ("galera", "proxy", "media", "wordpress")
     assert loaded.settings.framework_name == "mesopress-blog"
     galera = loaded.service.pod("galera")
     assert galera is not None and galera.volumes == (VolumeSpec("mysql-data", 2048),)

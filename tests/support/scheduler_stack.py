@@ -1,0 +1,160 @@
+"""Shared helpers of the end-to-end tests that run the scheduler as subprocesses against localmesos.
+
+Why it exists: each e2e module tells one story (issue 3's faults, Galera's) over the same machinery: a
+localmesos cluster whose agents sit on distinct loopback hosts, a real ZooKeeper reached through a TCP
+proxy that a test can cut (a partition), `python -m mesopress scheduler` processes with their logs, and
+small JSON helpers over the API. Every process started here is stopped by `Stack.stop`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localmesos.cluster import Cluster
+from localmesos.zkserver import ZooKeeperServer, free_port
+from support.waiting import eventually
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Blackhole:
+    """A TCP proxy to ZooKeeper that can silently drop every byte both ways: a network partition."""
+
+    def __init__(self, upstream: str) -> None:
+        host, port = upstream.split(":")
+        self.upstream = (host, int(port))
+        self.cut = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self._listener.accept()
+                far = socket.create_connection(self.upstream)
+            except OSError:
+                return
+            self._sockets += [near, far]
+            for src, dst in ((near, far), (far, near)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                if not self.cut.is_set():
+                    dst.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        for sock in [self._listener, *self._sockets]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+class Hosts(Cluster):
+    """localmesos names every agent 127.0.0.1; real agents sit on distinct hosts (127.0.0.N here), which
+    placement (one pod per host) and replacement (never on the failed host) rely on."""
+
+    def _new_agent(self, index: int) -> Any:
+        agent = super()._new_agent(index)
+        agent.hostname = f"127.0.0.{index + 1}"
+        return agent
+
+
+@dataclass
+class SchedulerProc:
+    port: int
+    proxy: Blackhole
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def identity(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@dataclass
+class Stack:
+    cluster: Cluster
+    zk: ZooKeeperServer
+    work: Path
+    zk_path: str
+    service: str
+    schedulers: list[SchedulerProc] = field(default_factory=list)
+    wait: float = 40.0
+
+    def start_scheduler(self) -> SchedulerProc:
+        proxy = Blackhole(self.zk.hosts)
+        port = free_port()
+        log = self.work / f"scheduler-{port}.log"
+        service = self.work / "service.yaml"
+        service.write_text(self.service)
+        cmd = [sys.executable, "-m", "mesopress", "scheduler", "--config", str(service)]
+        cmd += ["--master", self.cluster.master_url, "--http-port", str(port), "--hostname", "127.0.0.1"]
+        cmd += ["--zk", f"zk://127.0.0.1:{proxy.port}{self.zk_path}"]
+        env = {**os.environ, "MESOPRESS_ZK_SESSION_TIMEOUT": "4"}
+        with log.open("wb") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+        self.schedulers.append(SchedulerProc(port, proxy, proc, log))
+        return self.schedulers[-1]
+
+    def alive(self) -> list[SchedulerProc]:
+        return [s for s in self.schedulers if s.proc.poll() is None]
+
+    def leader(self) -> SchedulerProc:
+        def find() -> SchedulerProc | None:
+            for s in self.alive():
+                state = get(s.port, "/v1/state")
+                if isinstance(state, dict) and state.get("role") == "leader" and state.get("subscribed"):
+                    return s
+            return None
+
+        return eventually(find, timeout=self.wait, message="no subscribed leader")
+
+    def stop(self) -> None:
+        for s in self.schedulers:
+            if s.proc.poll() is None:
+                s.proc.send_signal(signal.SIGTERM)
+        for s in self.schedulers:
+            try:
+                s.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                s.proc.kill()
+                s.proc.wait(5)
+            s.proxy.close()
+
+
+def get(port: int, path: str) -> Any:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
+            return json.loads(resp.read())
+    except (OSError, ValueError) as err:
+        return {"error": repr(err)}
+
+
+def post(port: int, path: str) -> tuple[int, Any]:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=15) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
