@@ -79,7 +79,11 @@ def load(argv: list[str]) -> config.Loaded | None:
         format="%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s",
     )
     try:
-        return config.load_file(flags, os.environ)
+        loaded = config.load_file(flags, os.environ)
+        site_errors = site_kinds_module().check_service(loaded.service)
+        if site_errors:
+            raise config.ConfigError(site_errors)
+        return loaded
     except config.ConfigError as err:
         print("mesopress: invalid configuration, nothing was started:", file=sys.stderr)
         for error in err.errors:
@@ -139,7 +143,9 @@ def wire(loaded: config.Loaded, parts: dict[str, Any]) -> None:
     def core(store: StateStore) -> Any:
         from mesopress.scheduler import SchedulerCore
 
-        return SchedulerCore(settings, service, store, kinds=pod_kinds(service))
+        return SchedulerCore(
+            settings, service, store, kinds=pod_kinds(service, f"{settings.advertised}/v1/endpoints")
+        )
 
     store = StateStore(persister)
 
@@ -163,14 +169,23 @@ def wire(loaded: config.Loaded, parts: dict[str, Any]) -> None:
     log.info("scheduler %s for service %s contending for leadership", identity, service.name)
 
 
-def pod_kinds(service: Any) -> dict[str, Any]:
-    """The pod-kind hook of every pod named with a `kind:` in the service file (others: generic)."""
+def site_kinds_module() -> Any:
+    from mesopress.kinds import proxy
+
+    return proxy
+
+
+def pod_kinds(service: Any, endpoints_url: str) -> dict[str, Any]:
+    """The pod-kind hook of every pod named with a `kind:` in the service file (others: generic).
+
+    `endpoints_url` is this scheduler's /v1/endpoints, which the WordPress proxy polls."""
     from mesopress.kinds.galera import GaleraKind
 
     kinds: dict[str, Any] = {}
     for pod in service.pods:
         if pod.kind == "galera":
             kinds[pod.name] = GaleraKind(settings=json.loads(pod.kind_settings))
+    kinds.update(site_kinds_module().site_kinds(service, endpoints_url))
     return kinds
 
 

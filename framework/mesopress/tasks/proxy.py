@@ -32,6 +32,7 @@ from typing import Any
 
 from mesopress.tasks.wordpress_instance import check_secret, fail, write
 from mesopress.wordpress import proxy
+from mesopress.wordpress.web import socket_path
 
 STOP_TIMEOUT_S = 15.0
 
@@ -46,7 +47,8 @@ def paths(sandbox: str) -> dict[str, str]:
         "conf/mysql-check.sh",
         "run/master.sock",
     )
-    return {name: f"{base}/{file}" for name, file in zip(names, files, strict=True)}
+    found = {name: f"{base}/{file}" for name, file in zip(names, files, strict=True)}
+    return found | {"stats": socket_path(base, "haproxy.sock"), "master": socket_path(base, "master.sock")}
 
 
 def read_endpoints(url: str | None, file: str | None) -> proxy.Endpoints:
@@ -210,6 +212,14 @@ def main(argv: list[str] | None = None) -> int:
             config = json.load(handle)
     except (OSError, ValueError) as exc:
         fail(f"error reading config {args.config}: {exc}")
+    if not config.get("check_credentials_file"):
+        fail(f"error reading config {args.config}: missing check_credentials_file")
+    credentials = os.path.join(
+        os.path.dirname(os.path.abspath(args.config)), config["check_credentials_file"]
+    )
+    config["check_credentials_file"] = credentials  # relative: to the config's directory
+    if config.get("restrict_secrets") is True and os.path.exists(credentials):
+        os.chmod(credentials, 0o600)  # the fetcher wrote it with the default umask
     return Proxy(config, args.endpoints_url, args.endpoints_file).run()
 
 

@@ -8,7 +8,7 @@ both gracefully (SIGQUIT: in-flight requests finish) and exits 0.
     python -m mesopress.tasks.wordpress_instance run --config FILE
     python -m mesopress.tasks.wordpress_instance install --config FILE
 
-Config JSON (paths absolute; secrets only by 0600 file):
+Config JSON (relative paths are relative to the config file's directory; secrets only by 0600 file):
     {"name": "wordpress-0", "sandbox": "/sandbox (default $MESOS_SANDBOX or cwd)",
      "host": "127.0.0.1", "port": 8081, "public_url": "http://blog.example.com",
      "database": {"host": "127.0.0.1", "port": 3306, "name": "wordpress", "user": "wordpress",
@@ -65,6 +65,35 @@ def load_config(path: str) -> dict[str, Any]:
         fail(f"error reading config {path}: missing {', '.join(missing)}")
     config.setdefault("sandbox", os.environ.get("MESOS_SANDBOX", os.getcwd()))
     config.setdefault("name", "wordpress")
+    config = absolute(config, os.path.dirname(os.path.abspath(path)))
+    if config.get("restrict_secrets") is True:
+        restrict(
+            path, config["database"].get("password_file"), config.get("site", {}).get("admin_password_file")
+        )
+    return config
+
+
+def restrict(*paths: str | None) -> None:
+    """Mode 0600 for files the Mesos fetcher wrote with the default umask; asked for by the
+    scheduler's config (`"restrict_secrets": true`), so a hand-written config is still checked."""
+    for path in paths:
+        if path and os.path.exists(path):
+            os.chmod(path, 0o600)
+
+
+def absolute(config: dict[str, Any], base: str) -> dict[str, Any]:
+    """Relative file paths are relative to the config's directory (the scheduler renders them so,
+    not knowing the sandbox's path); PHP and nginx need absolute ones."""
+
+    def resolve(value: str) -> str:
+        return value if os.path.isabs(value) else os.path.join(base, value)
+
+    for section, key in (("database", "password_file"), ("site", "admin_password_file")):
+        if isinstance(config.get(section), dict) and config[section].get(key):
+            config[section][key] = resolve(config[section][key])
+    for key in ("uploads_dir", "sandbox"):
+        if config.get(key):
+            config[key] = resolve(config[key])
     return config
 
 
@@ -146,14 +175,14 @@ def start_children(config: dict[str, Any], layout: web.Layout) -> list[tuple[str
         fpm_cmd.append("-R")
     if os.path.exists(layout.socket):
         os.unlink(layout.socket)  # a stale socket from an earlier run would start nginx too early
-    fpm = subprocess.Popen(fpm_cmd, start_new_session=True)
+    fpm = subprocess.Popen(fpm_cmd, process_group=0)
     deadline = time.monotonic() + 15
     while not os.path.exists(layout.socket) and fpm.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     nginx_bin = config.get("nginx", "nginx")
     nginx_cmd = [nginx_bin, "-p", layout.sandbox, "-e", layout.path("logs/nginx-error.log")]
     nginx_cmd += ["-c", layout.path("conf/nginx.conf"), "-g", "daemon off;"]
-    nginx = subprocess.Popen(nginx_cmd, start_new_session=True)
+    nginx = subprocess.Popen(nginx_cmd, process_group=0)
     return [("nginx", nginx), ("php-fpm", fpm)]
 
 
@@ -161,7 +190,8 @@ def stop_children(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
     """nginx first (stop taking requests), then php-fpm; SIGQUIT is graceful for both.
 
     Each child leads its own process group, killed afterwards: a master that died (kill -9) leaves
-    its workers behind, and they must not outlive the task.
+    its workers behind, and they must not outlive the task. The groups stay in the task's session, so
+    an agent that kills the task's session (localmesos; Mesos kills the cgroup) kills them too.
     """
     for _, proc in children:
         if proc.poll() is None:

@@ -61,10 +61,38 @@ def _server(item: Any, where: str, errors: list[str]) -> Server | None:
     return Server(name, str(host), port, bool(item.get("synced", True)))
 
 
+# The scheduler's /v1/endpoints lists every pod's instances as {instance, host, ports, ready}: which
+# of them the proxy uses, and on which named port (web instances only when READY; every Galera node,
+# Synced = READY, so the one writer is a node the scheduler saw Synced).
+SCHEDULER_GROUPS = {"wordpress": ("http", True), "media": ("http", True), "galera": ("sql", False)}
+
+
+def _is_scheduler_view(data: Mapping[str, Any]) -> bool:
+    entries = [e for group in data.values() if isinstance(group, list) for e in group]
+    return bool(entries) and all(isinstance(e, Mapping) and "instance" in e for e in entries)
+
+
+def from_scheduler(data: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The scheduler's per-pod view -> this module's endpoints JSON (entries without the port dropped)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for group, (port_name, ready_only) in SCHEDULER_GROUPS.items():
+        out[group] = []
+        for entry in data.get(group) or []:
+            port = (entry.get("ports") or {}).get(port_name)
+            if port is None or (ready_only and not entry.get("ready")):
+                continue
+            item = {"name": entry.get("instance"), "host": entry.get("host"), "port": port}
+            out[group].append(item | ({} if ready_only else {"synced": bool(entry.get("ready"))}))
+    return out
+
+
 def parse_endpoints(data: Any) -> Endpoints:
-    """Endpoints from the /v1/endpoints JSON; raises ValueError naming every bad entry."""
+    """Endpoints from this module's JSON or the scheduler's /v1/endpoints view; raises ValueError
+    naming every bad entry."""
     if isinstance(data, Mapping) and isinstance(data.get("endpoints"), Mapping):
         data = data["endpoints"]
+    if isinstance(data, Mapping) and _is_scheduler_view(data):
+        data = from_scheduler(data)
     if not isinstance(data, Mapping):
         raise ValueError("error reading endpoints: expected an object with wordpress, media, galera lists")
     errors: list[str] = []

@@ -14,6 +14,7 @@ lands on or comes from the media volume. The media pod itself has no upstream an
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from mesopress.wordpress.site import Database, php_string
@@ -67,7 +68,19 @@ class Layout:
 
     @property
     def socket(self) -> str:
-        return self.path("run/php-fpm.sock")
+        return socket_path(self.sandbox, "php-fpm.sock")
+
+
+# Unix socket paths are short (108 bytes; HAProxy accepts 97); a Mesos sandbox path is often longer.
+SOCKET_MAX = 97
+
+
+def socket_path(sandbox: str, name: str) -> str:
+    """`<sandbox>/run/<name>` when it fits a unix socket, else a stable per-sandbox name in /tmp."""
+    candidate = f"{sandbox.rstrip('/')}/run/{name}"
+    if len(candidate) < SOCKET_MAX:
+        return candidate
+    return f"/tmp/mesopress-{hashlib.sha1(sandbox.encode()).hexdigest()[:16]}-{name}"
 
 
 @dataclass(frozen=True)
