@@ -26,8 +26,9 @@ from typing import Any
 import pymysql
 import pytest
 
+from localmesos.cluster import Cluster
 from localmesos.zkserver import ZooKeeperServer
-from support.scheduler_stack import REPO, Hosts, Stack, get
+from support.scheduler_stack import REPO, Stack, get
 from support.waiting import eventually
 
 pytestmark = pytest.mark.skipif(
@@ -66,8 +67,9 @@ def stack(zk_server: ZooKeeperServer) -> Iterator[Stack]:
     # the task user (mysql) must traverse every directory above its sandbox and volume
     work = Path(tempfile.mkdtemp(prefix="mesopress-galera-e2e-", dir="/tmp"))
     work.chmod(0o755)
-    cluster = Hosts(
+    cluster = Cluster(
         work / "cluster",
+        distinct_hosts=True,
         agents=4,
         port=0,
         allocation_interval=0.2,

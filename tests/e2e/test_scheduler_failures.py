@@ -29,8 +29,9 @@ from typing import Any
 
 import pytest
 
+from localmesos.cluster import Cluster
 from localmesos.zkserver import ZooKeeperServer
-from support.scheduler_stack import Hosts, Stack, get, post
+from support.scheduler_stack import Stack, get, post
 from support.waiting import eventually
 
 ROLE = "e2e"
@@ -61,8 +62,9 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def stack(zk_server: ZooKeeperServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("scheduler-e2e")
-    cluster = Hosts(
+    cluster = Cluster(
         work / "cluster",
+        distinct_hosts=True,
         agents=5,
         port=0,
         allocation_interval=0.2,

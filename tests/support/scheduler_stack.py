@@ -8,14 +8,11 @@ small JSON helpers over the API. Every process started here is stopped by `Stack
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -24,57 +21,10 @@ from typing import Any
 
 from localmesos.cluster import Cluster
 from localmesos.zkserver import ZooKeeperServer, free_port
+from support.blackhole import Blackhole
 from support.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-class Blackhole:
-    """A TCP proxy to ZooKeeper that can silently drop every byte both ways: a network partition."""
-
-    def __init__(self, upstream: str) -> None:
-        host, port = upstream.split(":")
-        self.upstream = (host, int(port))
-        self.cut = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                near, _ = self._listener.accept()
-                far = socket.create_connection(self.upstream)
-            except OSError:
-                return
-            self._sockets += [near, far]
-            for src, dst in ((near, far), (far, near)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                if not self.cut.is_set():
-                    dst.sendall(data)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        for sock in [self._listener, *self._sockets]:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-
-class Hosts(Cluster):
-    """localmesos names every agent 127.0.0.1; real agents sit on distinct hosts (127.0.0.N here), which
-    placement (one pod per host) and replacement (never on the failed host) rely on."""
-
-    def _new_agent(self, index: int) -> Any:
-        agent = super()._new_agent(index)
-        agent.hostname = f"127.0.0.{index + 1}"
-        return agent
 
 
 @dataclass
