@@ -9,7 +9,6 @@ and is stopped afterwards.
 
 from __future__ import annotations
 
-import http.cookiejar
 import json
 import os
 import signal
@@ -31,6 +30,7 @@ import pytest
 from mesopress.tasks.proxy import stats_command
 from mesopress.wordpress import site
 from support.waiting import eventually
+from support.wordpress_login import Login
 
 FRAMEWORK = str(Path(__file__).resolve().parents[2] / "framework")
 ENV = {**os.environ, "PYTHONPATH": FRAMEWORK}
@@ -256,39 +256,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         db.stop()
 
 
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class Session:
-    """Cookie login + REST nonce: works over plain HTTP without Application Passwords."""
-
-    def __init__(self, base: str) -> None:
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
-        self.open(f"{base}/wp-login.php")
-        form = {"log": ADMIN, "pwd": ADMIN_PASSWORD, "wp-submit": "Log In", "testcookie": "1"}
-        status, _ = self.open(f"{base}/wp-login.php", urllib.parse.urlencode(form).encode())
-        assert status == 302 and any(c.name.startswith("wordpress_logged_in") for c in self.jar), status
-        status, nonce = self.open(f"{base}/wp-admin/admin-ajax.php?action=rest-nonce")
-        assert status == 200, nonce
-        self.nonce = nonce.decode().strip()
-
-    def open(
-        self, url: str, data: bytes | None = None, headers: dict[str, str] | None = None
-    ) -> tuple[int, bytes]:
-        request = urllib.request.Request(url, data=data, headers=headers or {})
-        try:
-            with self.opener.open(request, timeout=30) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-
-    def rest(self, url: str, body: bytes, content_type: str, **headers: str) -> tuple[int, Any]:
-        all_headers = {"X-WP-Nonce": self.nonce, "Content-Type": content_type, **headers}
-        status, raw = self.open(url, body, all_headers)
-        return status, json.loads(raw)
+def admin_session(base: str) -> Login:
+    return Login(base, ADMIN, ADMIN_PASSWORD)
 
 
 def tiny_png() -> bytes:
@@ -314,7 +283,7 @@ def test_install_runs_once_and_a_second_install_changes_nothing(stack: Stack) ->
 
 
 def test_a_post_created_on_one_instance_is_read_on_another(stack: Stack) -> None:
-    session = Session(stack.url("wp-1"))
+    session = admin_session(stack.url("wp-1"))
     post = json.dumps({"title": "Hello from wp-1", "content": "shared database", "status": "publish"})
     status, created = session.rest(
         f"{stack.url('wp-1')}/wp-json/wp/v2/posts", post.encode(), "application/json"
@@ -324,7 +293,7 @@ def test_a_post_created_on_one_instance_is_read_on_another(stack: Stack) -> None
     assert status == 200 and json.loads(body)["title"]["rendered"] == "Hello from wp-1"
 
 
-def upload(session: Session, base: str, name: str, png: bytes) -> str:
+def upload(session: Login, base: str, name: str, png: bytes) -> str:
     """Upload through `base` with the REST API; returns the file's path under the site."""
     disposition = f'attachment; filename="{name}"'
     headers = {"Content-Disposition": disposition}
@@ -341,7 +310,7 @@ def test_an_upload_through_any_entry_is_served_by_proxy_and_every_instance(
 ) -> None:
     base = stack.public if through == "proxy" else stack.url(through)
     png = tiny_png()
-    path = upload(Session(base), base, f"via-{through}.png", png)
+    path = upload(admin_session(base), base, f"via-{through}.png", png)
     assert (stack.root / "media-volume" / path.removeprefix("/wp-content/uploads/")).read_bytes() == png
     for entry in (stack.public, stack.url("wp-1"), stack.url("wp-2")):
         assert get(f"{entry}{path}") == (200, png), entry
@@ -349,7 +318,7 @@ def test_an_upload_through_any_entry_is_served_by_proxy_and_every_instance(
 
 def test_uploads_survive_a_relaunch_of_the_media_pod_on_its_volume(stack: Stack) -> None:
     png = tiny_png()
-    path = upload(Session(stack.public), stack.public, "before-relaunch.png", png)
+    path = upload(admin_session(stack.public), stack.public, "before-relaunch.png", png)
     assert stack.stop_instance("media") == 0
     stack.start_instance("media", media=str(stack.root / "media-volume"))
     stack.publish(["wp-1", "wp-2"])

@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_wordpress_instance import MariaDB, NoRedirect, free_port, get, status, stop, tiny_png
+from test_wordpress_instance import MariaDB, free_port, get, status, stop, tiny_png
 
 from mesopress.http import bundle
 from mesopress.kinds import proxy, wordpress
 from mesopress.model import config
 from mesopress.model.specs import ServiceSpec
 from support.waiting import eventually
+from support.wordpress_login import Login
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "local-site.yaml"
 
@@ -188,44 +189,12 @@ def test_the_media_pod_installed_the_site_and_secrets_are_private(site: Site) ->
         )
 
 
-class Login:
-    """Cookie login with the generated admin password, then a REST nonce."""
-
-    def __init__(self, base: str, password: str) -> None:
-        import http.cookiejar
-        import urllib.request
-
-        self.jar = http.cookiejar.CookieJar()
-        handler = urllib.request.HTTPCookieProcessor(self.jar)
-        self.opener = urllib.request.build_opener(handler, NoRedirect)
-        self.open(f"{base}/wp-login.php")
-        form = {"log": "admin", "pwd": password, "wp-submit": "Log In", "testcookie": "1"}
-        code, _ = self.open(f"{base}/wp-login.php", urllib.parse.urlencode(form).encode())
-        assert code == 302 and any(c.name.startswith("wordpress_logged_in") for c in self.jar), code
-        code, nonce = self.open(f"{base}/wp-admin/admin-ajax.php?action=rest-nonce")
-        assert code == 200, nonce
-        self.nonce = nonce.decode().strip()
-
-    def open(
-        self, url: str, data: bytes | None = None, headers: dict[str, str] | None = None
-    ) -> tuple[int, bytes]:
-        import urllib.error
-        import urllib.request
-
-        request = urllib.request.Request(url, data=data, headers=headers or {})
-        try:
-            with self.opener.open(request, timeout=30) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-
-    def rest(self, url: str, body: bytes, content_type: str, **headers: str) -> tuple[int, Any]:
-        code, raw = self.open(url, body, {"X-WP-Nonce": self.nonce, "Content-Type": content_type, **headers})
-        return code, json.loads(raw)
+def login_as_admin(base: str, password: str) -> Login:
+    return Login(base, "admin", password)
 
 
 def test_a_post_from_one_instance_is_read_on_the_other_and_through_the_proxy(site: Site) -> None:
-    login = Login(site.url("wordpress-0"), site.secrets[wordpress.ADMIN_SECRET])
+    login = login_as_admin(site.url("wordpress-0"), site.secrets[wordpress.ADMIN_SECRET])
     post = json.dumps({"title": "Hello kinds", "content": "one database", "status": "publish"}).encode()
     code, created = login.rest(f"{site.url('wordpress-0')}/wp-json/wp/v2/posts", post, "application/json")
     assert code == 201, created
@@ -235,7 +204,7 @@ def test_a_post_from_one_instance_is_read_on_the_other_and_through_the_proxy(sit
 
 
 def test_an_upload_through_the_proxy_lands_on_the_media_volume(site: Site) -> None:
-    login = Login(site.public, site.secrets[wordpress.ADMIN_SECRET])
+    login = login_as_admin(site.public, site.secrets[wordpress.ADMIN_SECRET])
     png = tiny_png()
     headers = {"Content-Disposition": 'attachment; filename="kinds.png"'}
     code, media = login.rest(f"{site.public}/wp-json/wp/v2/media", png, "image/png", **headers)
