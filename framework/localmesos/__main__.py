@@ -98,7 +98,8 @@ def _check_run_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 
 
 def _build_cluster(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
-    from localmesos.cluster import Cluster, agent_resources_of, parse_attributes
+    from localmesos.agent_spec import agent_resources_of, parse_attributes
+    from localmesos.cluster import Cluster
 
     try:
         agent_resources_of(args.agent_resources, 0)

@@ -22,8 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from localmesos import resources
-from localmesos.server import FaultError, LocalMesosServer
+from localmesos.agent_spec import agent_hostname, agent_resources_of, check_port_ceiling, parse_attributes
+from localmesos.server import LocalMesosServer
+from localmesos.server_protocol import FaultError
 from localmesos.taskstates import TERMINAL_STATES
 from localmesos.zk import MasterContender, parse_zk_url
 
@@ -40,61 +41,6 @@ class ClusterError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-# --- agent resources and attributes ---------------------------------------------------------------
-
-
-def agent_resources(spec: str, index: int) -> list[dict[str, Any]]:
-    """The resources of agent ``index``: ``spec`` parsed, its ports ranges shifted by index * range size."""
-    parsed = resources.parse(spec).to_json()
-    ports = [r for r in parsed if r.get("name") == "ports" and r.get("type") == "RANGES"]
-    size = sum(rng["end"] - rng["begin"] + 1 for r in ports for rng in r.get("ranges", {}).get("range", []))
-    offset = index * size
-    for resource in ports:
-        resource["ranges"]["range"] = [
-            {"begin": rng["begin"] + offset, "end": rng["end"] + offset}
-            for rng in resource["ranges"]["range"]
-        ]
-    return parsed
-
-
-def agent_hostname(index: int, distinct: bool) -> str:
-    """Every agent is 127.0.0.1 by default; with ``distinct`` agent i is 127.0.0.(i+1), a host of its own
-    on the loopback network (Linux routes all of 127.0.0.0/8 locally), so that placement rules that keep
-    instances on different hosts can be exercised on one machine."""
-    return f"127.0.0.{index + 1}" if distinct else "127.0.0.1"
-
-
-def parse_attributes(spec: str | None) -> list[dict[str, Any]]:
-    """Mesos ``--attributes`` text ("rack:r1;zone:a;level:2;range:[1-5]") -> Attribute JSON list."""
-    if not spec:
-        return []
-    attributes = []
-    for item in spec.split(";"):
-        item = item.strip()
-        if not item:
-            continue
-        name, colon, text = item.partition(":")
-        if not colon or not name.strip() or not text.strip():
-            raise ValueError(f"attribute {item!r}: expected NAME:VALUE, e.g. rack:r1")
-        attributes.append(_attribute(name.strip(), text.strip()))
-    return attributes
-
-
-def _attribute(name: str, text: str) -> dict[str, Any]:
-    if text.startswith("[") and text.endswith("]"):
-        ranges = []
-        for part in text[1:-1].split(","):
-            begin, dash, end = part.strip().partition("-")
-            if not dash or not begin.isdigit() or not end.isdigit():
-                raise ValueError(f"attribute {name}: bad range {part!r}, expected [BEGIN-END]")
-            ranges.append({"begin": int(begin), "end": int(end)})
-        return {"name": name, "type": "RANGES", "ranges": {"range": ranges}}
-    try:
-        return {"name": name, "type": "SCALAR", "scalar": {"value": float(text)}}
-    except ValueError:
-        return {"name": name, "type": "TEXT", "text": {"value": text}}
 
 
 # --- the cluster ----------------------------------------------------------------------------------
@@ -139,7 +85,7 @@ class Cluster:
         # validate the spec now, so that a bad --agent-resources fails before anything starts
         agent_resources_of(agent_resources, 0)
         if not simulate and agents > 0:
-            _check_port_ceiling(agent_resources_of(agent_resources, agents - 1), agents)
+            check_port_ceiling(agent_resources_of(agent_resources, agents - 1), agents)
         self.master: Any = None
         self.server: LocalMesosServer | None = None
         self.contender: MasterContender | None = None
@@ -362,23 +308,6 @@ class Cluster:
             "restart-master": lambda r: self.restart_master(),
         }
 
-
-def agent_resources_of(spec: str, index: int) -> list[dict[str, Any]]:
-    """``agent_resources`` with a readable error for a bad spec."""
-    try:
-        return agent_resources(spec, index)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"bad agent resources {spec!r}: {exc}") from exc
-
-
-def _check_port_ceiling(last_agent: list[dict[str, Any]], agents: int) -> None:
-    """Real agents hand out real TCP ports: the last agent's shifted range must stay <= 65535."""
-    ends = [rng["end"] for r in last_agent if r.get("name") == "ports" for rng in r["ranges"]["range"]]
-    if ends and max(ends) > 65535:
-        raise ValueError(
-            f"{agents} agents with disjoint port ranges reach port {max(ends)} (> 65535): "
-            "use a smaller ports range in the agent resources, fewer agents, or simulated agents (--simulate)"
-        )
 
 
 def _field(request: dict[str, Any], name: str, action: str) -> str:

@@ -3,10 +3,9 @@
 Why this module exists: localmesos runs command tasks as real processes so that mesopress meets the same
 files, users and signals it will meet under Mesos 1.11. This module holds the host-side mechanics, kept
 apart from the agent's bookkeeping: the sandbox layout with its ``latest`` symlinks (facts §3.7), the task
-user, persistent volume directories symlinked into the sandbox (as the ``filesystem/posix`` isolator does),
-the ``MESOS_*`` environment, spawning in a fresh session (so a whole task can be signalled as a process
-group) and the command executor's wording of exit statuses. There is no isolation: no cgroups, no mount
-namespaces.
+user, the ``MESOS_*`` environment, spawning in a fresh session (so a whole task can be signalled as a
+process group) and the command executor's wording of exit statuses (persistent volume directories are
+``volumes.py``). There is no isolation: no cgroups, no mount namespaces.
 """
 
 from __future__ import annotations
@@ -42,14 +41,6 @@ class User:
     groups: tuple[int, ...]
     switch: bool
 
-
-@dataclass(frozen=True)
-class Volume:
-    """A persistent volume: where its data lives on the host, and whether it is a whole MOUNT disk."""
-
-    path: Path
-    mount: bool
-    container_path: str | None = None
 
 
 @dataclass
@@ -149,95 +140,6 @@ def _relink(link: Path, target: Path) -> None:
         tmp.unlink()
     tmp.symlink_to(target)
     os.replace(tmp, link)
-
-
-# --- persistent volumes --------------------------------------------------------------------------
-
-
-def volume_of(work_dir: Path, resource: Json) -> Volume | None:
-    """Where the data of a persistent volume resource lives (Mesos ``getPersistentVolumePath``), or None.
-
-    ROOT disk: ``<work_dir>/volumes/roles/<role with '/' as ' '>/<persistence id>``; PATH disk: the same
-    layout under ``source.path.root`` (relative roots are relative to work_dir); MOUNT disk: the mount root.
-    """
-    disk = resource.get("disk") or {}
-    persistence = disk.get("persistence")
-    if not persistence:
-        return None
-    container_path = (disk.get("volume") or {}).get("container_path")
-    source = disk.get("source") or {}
-    if source.get("type") == "MOUNT":
-        root = work_dir / (source.get("mount") or {}).get("root", "")
-        return Volume(root, True, container_path)
-    base = work_dir
-    if source.get("type") == "PATH":
-        base = work_dir / (source.get("path") or {}).get("root", "")
-    role = _volume_role(resource).replace("/", " ")
-    return Volume(base / "volumes" / "roles" / role / persistence["id"], False, container_path)
-
-
-def volumes_of(work_dir: Path, resources: list[Json]) -> list[Volume]:
-    """The persistent volumes among ``resources``."""
-    found = (volume_of(work_dir, r) for r in resources)
-    return [v for v in found if v is not None]
-
-
-def _volume_role(resource: Json) -> str:
-    reservations = resource.get("reservations") or []
-    if reservations:
-        return str(reservations[-1].get("role", "*"))
-    return str(resource.get("role", "*"))
-
-
-def ensure_volume(volume: Volume) -> bool:
-    """Create the volume directory if missing; True when it was created."""
-    if volume.path.is_dir():
-        return False
-    volume.path.mkdir(parents=True, exist_ok=True)
-    return True
-
-
-def delete_volume(volume: Volume) -> None:
-    """DESTROY: remove the data (a MOUNT disk keeps its mount point, only its contents go)."""
-    if not volume.path.exists():
-        return
-    if not volume.mount:
-        shutil.rmtree(volume.path)
-        return
-    for child in volume.path.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
-
-
-def link_volumes(sandbox: Path, work_dir: Path, resources: list[Json], user: User | None) -> None:
-    """Symlink each volume of the task at ``<sandbox>/<container_path>`` (filesystem/posix isolator).
-
-    The volume is created if missing and chowned (not recursively) to the task user when it is new or
-    empty. A container_path with '/' (absolute or nested) is skipped with a warning, as Mesos does."""
-    for volume in volumes_of(work_dir, resources):
-        target = volume.container_path or ""
-        if not target or "/" in target:
-            log.warning(
-                "skipping volume %s: container_path %r is not a single relative name", volume.path, target
-            )
-            continue
-        created = ensure_volume(volume)
-        if user is not None and user.switch and (created or not any(volume.path.iterdir())):
-            os.chown(volume.path, user.uid, user.gid)
-        link = sandbox / target
-        if link.is_symlink() or link.exists():
-            log.warning("replacing %s in sandbox %s with volume %s", target, sandbox, volume.path)
-            _remove_path(link)
-        link.symlink_to(volume.path)
-
-
-def _remove_path(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
 
 
 # --- command and environment ---------------------------------------------------------------------

@@ -33,7 +33,7 @@ from typing import Any
 from localmesos import ids
 from localmesos.allocator import Filters
 from localmesos.master_accept import AcceptMixin
-from localmesos.master_agents import AgentsMixin, Registry
+from localmesos.master_agents import AgentsMixin
 from localmesos.master_frameworks import FrameworksMixin
 from localmesos.master_model import (
     COMPLETED_FRAMEWORKS_KEPT,
@@ -46,6 +46,7 @@ from localmesos.master_model import (
     value,
 )
 from localmesos.master_offers import OffersMixin
+from localmesos.master_registry import Registry
 from localmesos.master_state import StateMixin
 from localmesos.master_tasks import TasksMixin
 from localmesos.resources import Resources

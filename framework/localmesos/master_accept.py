@@ -23,7 +23,7 @@ import logging
 from typing import Any
 
 from localmesos import operations
-from localmesos import resources as res
+from localmesos import resources_identity as rid
 from localmesos.master_model import (
     AgentRec,
     FrameworkRec,
@@ -72,8 +72,8 @@ def net_converted(remaining: Resources, offered: Resources) -> Resources:
     out = Resources()
     for item in remaining:
         mine = Resources.trusted([item])
-        key = res.identity(item)
-        same = offered.filter(lambda r, key=key: res.identity(r) == key)
+        key = rid.identity(item)
+        same = offered.filter(lambda r, key=key: rid.identity(r) == key)
         if same.empty:
             out = out + mine
         elif mine.contains(same):

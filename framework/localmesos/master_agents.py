@@ -5,8 +5,8 @@ Why this module exists: what happens to tasks when their agent disappears — an
 of every stateful framework's recovery logic (mesopress relaunches Galera nodes on their reservations).
 Mesos sends different states and reasons for each case (disconnected, unreachable, marked gone,
 re-registered) and remembers unreachable and gone agents in its replicated registry; localmesos keeps the
-same memory in ``<work_dir>/registry.json`` (written atomically), so a restarted master still refuses gone
-agents and waits for the others to re-register.
+same memory in ``<work_dir>/registry.json`` (``master_registry.py``), so a restarted master still refuses
+gone agents and waits for the others to re-register.
 Methods run with the master lock held (they are mixed into ``Master``).
 """
 
@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import copy
 import logging
-from pathlib import Path
 from typing import Any
 
-from localmesos import checkpoint, ids
+from localmesos import ids
 from localmesos.master_model import (
     AgentRec,
     AgentRefused,
@@ -34,55 +33,6 @@ from localmesos.master_model import (
 from localmesos.resources import Resources
 
 log = logging.getLogger("localmesos.master")
-
-
-class Registry:
-    """The durable part of the master: agent counter, admitted / unreachable / gone agent ids."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.agent_counter = 0
-        self.admitted: set[str] = set()
-        self.unreachable: dict[str, float] = {}  # agent id -> wall-clock time it became unreachable
-        self.gone: set[str] = set()
-        self.dirty = False
-
-    def flush(self) -> None:
-        """Write pending admissions (registrations are batched like Mesos' registrar does)."""
-        if self.dirty:
-            self.save()
-
-    def load(self) -> None:
-        data = checkpoint.read_json(self.path, default=None) or {}
-        self.agent_counter = int(data.get("agent_counter", 0))
-        self.admitted = set(data.get("admitted", []))
-        self.unreachable = {k: float(v) for k, v in (data.get("unreachable") or {}).items()}
-        self.gone = set(data.get("gone", []))
-
-    def save(self) -> None:
-        self.dirty = False
-        checkpoint.write_json(
-            self.path,
-            {
-                "agent_counter": self.agent_counter,
-                "admitted": sorted(self.admitted),
-                "unreachable": dict(sorted(self.unreachable.items())),
-                "gone": sorted(self.gone),
-            },
-        )
-
-    def admit(self, agent_id: str) -> None:
-        self.admitted.add(agent_id)
-        self.unreachable.pop(agent_id, None)
-
-    def mark_unreachable(self, agent_id: str, when: float) -> None:
-        self.admitted.discard(agent_id)
-        self.unreachable[agent_id] = when
-
-    def mark_gone(self, agent_id: str) -> None:
-        self.admitted.discard(agent_id)
-        self.unreachable.pop(agent_id, None)
-        self.gone.add(agent_id)
 
 
 class AgentsMixin:

@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from localmesos import allocator, ids
-from localmesos import resources as res
+from localmesos import resources_formats as formats
 from localmesos.master_model import (
     AgentRec,
     FrameworkRec,
@@ -54,7 +54,7 @@ def wire_resources(capabilities: frozenset[str], resources: Resources, role: str
         for r in out:
             r["allocation_info"] = {"role": role}
     if "RESERVATION_REFINEMENT" not in capabilities:
-        out = [res.downgrade(r) for r in out]
+        out = [formats.downgrade(r) for r in out]
     return out
 
 

@@ -8,6 +8,10 @@ afterwards (facts §3.3, §3.4). The checks and their messages follow Mesos' src
 the pool (the remaining offered resources), what it knows about the framework and the agent, and gets back
 a new pool or a reason.
 
+The checks are split by Mesos' namespaces: ``operations_resources`` (resource checks),
+``operations_validate`` (per-operation rules); this module normalises, validates tasks, converts and
+applies.
+
 Deliberate simplifications: no authorization (ACLs), no resource providers or operation feedback (the
 master handles ``Offer.Operation.id``), no GROW/SHRINK_VOLUME, and "in use by a task" for DESTROY shows up
 as the pool not containing the volume rather than as Mesos' separate "in use" message.
@@ -16,29 +20,34 @@ as the pool not containing the volume rather than as Mesos' separate "in use" me
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from localmesos import ids
-from localmesos import resources as res
+from localmesos import resources_display as display
+from localmesos import resources_formats as formats
+from localmesos import resources_identity as rid
+from localmesos import resources_validate as rvalidate
+from localmesos.operations_resources import (
+    list_text,
+    revocable_mix_error,
+    single_role_error,
+    unique_persistence_error,
+    validate_resources,
+)
+from localmesos.operations_validate import (
+    FrameworkContext,
+    create_error,
+    destroy_error,
+    reserve_error,
+    unreserve_error,
+)
 from localmesos.resources import Resource, ResourceError, Resources
 
-RESERVATION_REFINEMENT = "RESERVATION_REFINEMENT"
-SHARED_RESOURCES = "SHARED_RESOURCES"
 _FIELDS = {"RESERVE": "resources", "UNRESERVE": "resources", "CREATE": "volumes", "DESTROY": "volumes"}
 
 
 class OperationError(Exception):
     """An operation the master drops (or a task it refuses); the message is the one Mesos logs."""
-
-
-@dataclass(frozen=True)
-class FrameworkContext:
-    """What operation validation needs to know about the framework doing it."""
-
-    roles: frozenset[str]
-    principal: str | None
-    capabilities: frozenset[str]  # capability type names, e.g. "SHARED_RESOURCES"
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -51,10 +60,10 @@ def normalize_resources(resources: Iterable[Resource], allocation_role: str | No
     ``allocation_info: {"role": allocation_role}`` when it has none. Raises OperationError."""
     out = []
     for resource in resources:
-        error = res.validate(resource)
+        error = rvalidate.validate(resource)
         if error is not None:
-            raise OperationError(f"Resource '{res.describe(resource)}' is invalid: {error}")
-        upgraded = res.upgrade(resource)
+            raise OperationError(f"Resource '{display.describe(resource)}' is invalid: {error}")
+        upgraded = formats.upgrade(resource)
         if allocation_role is not None and upgraded.get("allocation_info") is None:
             upgraded["allocation_info"] = {"role": allocation_role}
         out.append(upgraded)
@@ -88,273 +97,6 @@ def normalize_task(task: dict[str, Any], allocation_role: str) -> dict[str, Any]
         }
     return out
 
-
-# ------------------------------------------------------------------------------------------------------
-# Master-level resource checks (validation.cpp namespace resource)
-# ------------------------------------------------------------------------------------------------------
-
-
-def _disk_info_error(resources: list[Resource]) -> str | None:
-    for resource in resources:
-        disk = resource.get("disk")
-        if disk is None:
-            continue
-        if disk.get("persistence") is not None:
-            error = _volume_disk_error(resource, disk)
-            if error is not None:
-                return error
-        elif disk.get("volume") is not None:
-            return "Non-persistent volume not supported"
-        elif disk.get("source") is None:
-            return "DiskInfo is set but empty"
-    return None
-
-
-def _volume_disk_error(resource: Resource, disk: dict[str, Any]) -> str | None:
-    if res.is_revocable(resource):
-        return "Persistent volumes cannot be created from revocable resources"
-    if res.is_unreserved(resource):
-        return "Persistent volumes cannot be created from unreserved resources"
-    if disk.get("volume") is None:
-        return "Expecting 'volume' to be set for persistent volume"
-    if disk["volume"].get("host_path") is not None:
-        return "Expecting 'host_path' to be unset for persistent volume"
-    error = ids.validate_id(disk["persistence"].get("id", ""))
-    if error is not None:
-        return f"Invalid persistence ID for persistent volume: {error}"
-    return None
-
-
-def _gpus_error(resources: list[Resource]) -> str | None:
-    for resource in resources:
-        if resource.get("name") == "gpus" and resource.get("type") == res.SCALAR:
-            value = resource["scalar"]["value"]
-            if value != int(value):
-                return "The 'gpus' resource must be an unsigned integer"
-    return None
-
-
-def validate_resources(resources: list[Resource]) -> str | None:
-    """Mesos master ``resource::validate`` on refined resources."""
-    error = res.validate_all(resources)
-    if error is not None:
-        return f"Invalid resources: {error}"
-    error = _gpus_error(resources)
-    if error is not None:
-        return f"Invalid 'gpus' resource: {error}"
-    error = _disk_info_error(resources)
-    if error is not None:
-        return f"Invalid DiskInfo: {error}"
-    for resource in resources:
-        if res.is_dynamic(resource) and res.is_revocable(resource):
-            return (
-                f"Invalid ReservationInfo: Dynamically reserved resource {_text(resource)}"
-                " cannot be created from revocable resources"
-            )
-    return None
-
-
-def unique_persistence_error(resources: Iterable[Resource]) -> str | None:
-    """Persistence ids must be unique per role (``resource::validateUniquePersistenceID``)."""
-    seen: set[tuple[str, str]] = set()
-    for resource in resources:
-        pid = res.persistence_id(resource)
-        if pid is None:
-            continue
-        key = (res.reservation_role(resource), pid)
-        if key in seen:
-            return f"Persistence ID '{pid}' is not unique"
-        seen.add(key)
-    return None
-
-
-def single_role_error(resources: Iterable[Resource]) -> str | None:
-    """All resources allocated to one role (``resource::validateAllocatedToSingleRole``)."""
-    role: str | None = None
-    for resource in resources:
-        alloc = resource.get("allocation_info") or {}
-        if alloc.get("role") is None:
-            return "The resources are not allocated to a role"
-        if role is None:
-            role = alloc["role"]
-        elif alloc["role"] != role:
-            return (
-                f"The resources have multiple allocation roles ('{alloc['role']}' and '{role}')"
-                " but only one allocation role is allowed"
-            )
-    return None
-
-
-def revocable_mix_error(resources: Iterable[Resource]) -> str | None:
-    """No name both revocable and not (``resource::validateRevocableAndNonRevocableResources``)."""
-    kinds: dict[str, set[bool]] = {}
-    for resource in resources:
-        kinds.setdefault(resource.get("name", ""), set()).add(res.is_revocable(resource))
-    for name, flags in kinds.items():
-        if len(flags) > 1:
-            return f"Cannot use both revocable and non-revocable '{name}' at the same time"
-    return None
-
-
-def _persistent_volume_error(volumes: list[Resource]) -> str | None:
-    for volume in volumes:
-        disk = volume.get("disk")
-        if disk is None:
-            return f"Resource {_text(volume)} does not have DiskInfo"
-        if disk.get("persistence") is None:
-            return "'persistence' is not set in DiskInfo"
-        if disk.get("volume") is None:
-            return "Expecting 'volume' to be set for persistent volume"
-        if disk["volume"].get("mode") == "RO":
-            return "Read-only persistent volume not supported"
-    return None
-
-
-def _text(resource: Resource) -> str:
-    return str(Resources.trusted([resource])) if res.validate(resource) is None else repr(resource)
-
-
-# ------------------------------------------------------------------------------------------------------
-# Per-operation validation (validation.cpp namespace operation)
-# ------------------------------------------------------------------------------------------------------
-
-
-def _refinement_error(resource: Resource, framework: FrameworkContext, verb: str) -> str | None:
-    if len(resource.get("reservations") or ()) > 1 and RESERVATION_REFINEMENT not in framework.capabilities:
-        return (
-            f"Resource {_text(resource)} with reservation refinement cannot be {verb} by a framework"
-            " without RESERVATION_REFINEMENT capability"
-        )
-    return None
-
-
-def _reserve_error(resources: list[Resource], framework: FrameworkContext) -> str | None:
-    for resource in resources:
-        error = _reserve_one_error(resource, framework)
-        if error is not None:
-            return error
-    error = single_role_error(resources)
-    return None if error is None else f"Invalid reservation resources: {error}"
-
-
-def _reserve_one_error(resource: Resource, framework: FrameworkContext) -> str | None:
-    if not res.is_dynamic(resource):
-        return f"Resource {_text(resource)} is not dynamically reserved"
-    error = _refinement_error(resource, framework, "reserved")
-    if error is not None:
-        return error
-    principal = framework.principal
-    reservation = resource["reservations"][-1]
-    if principal is not None and reservation.get("principal") is None:
-        return (
-            f"A reserve operation was attempted by principal '{principal}', but there is a reserved"
-            " resource in the request with no principal set"
-        )
-    if principal is not None and reservation["principal"] != principal:
-        return (
-            f"A reserve operation was attempted by authenticated principal '{principal}', which does"
-            f" not match a reserved resource in the request with principal '{reservation['principal']}'"
-        )
-    return _reserve_role_error(resource, framework)
-
-
-def _reserve_role_error(resource: Resource, framework: FrameworkContext) -> str | None:
-    owner = res.reservation_role(resource)
-    alloc = (resource.get("allocation_info") or {}).get("role")
-    roles = "{ " + ", ".join(sorted(framework.roles)) + " }"
-    if alloc is None:
-        return (
-            f"A reserve operation was attempted on unallocated resource {_text(resource)}, but"
-            " frameworks can only perform reservations on allocated resources"
-        )
-    if alloc != owner:
-        return (
-            f"A reserve operation was attempted for a resource with role '{owner}', but the resource"
-            f" was allocated to role '{alloc}'"
-        )
-    if alloc not in framework.roles:
-        return (
-            f"A reserve operation was attempted for a resource allocated to role '{alloc}', but the"
-            f" framework only has roles '{roles}'"
-        )
-    return None
-
-
-def _unreserve_error(resources: list[Resource], framework: FrameworkContext) -> str | None:
-    for resource in resources:
-        if not res.is_dynamic(resource):
-            return f"Resource {_text(resource)} is not dynamically reserved"
-        if res.is_volume(resource):
-            return (
-                f"A dynamically reserved persistent volume {_text(resource)} cannot be unreserved"
-                " directly. Please destroy the persistent volume first then unreserve the resource"
-            )
-        error = _refinement_error(resource, framework, "unreserved")
-        if error is not None:
-            return error
-    return None
-
-
-def _create_error(
-    volumes: list[Resource], framework: FrameworkContext, allocation_role: str, used_ids: set[str]
-) -> str | None:
-    error = _persistent_volume_error(volumes)
-    if error is not None:
-        return f"Not a persistent volume: {error}"
-    error = _unique_in_agent_error(volumes, allocation_role, used_ids)
-    if error is not None:
-        return error
-    for volume in volumes:
-        error = _create_one_error(volume, framework)
-        if error is not None:
-            return error
-    error = single_role_error(volumes)
-    return None if error is None else f"Invalid volume resources: {error}"
-
-
-def _unique_in_agent_error(volumes: list[Resource], allocation_role: str, used_ids: set[str]) -> str | None:
-    for volume in volumes:
-        pid = res.persistence_id(volume)
-        if res.reservation_role(volume) == allocation_role and pid in used_ids:
-            return f"Persistence ID '{pid}' is not unique"
-    return unique_persistence_error(volumes)
-
-
-def _create_one_error(volume: Resource, framework: FrameworkContext) -> str | None:
-    if res.is_shared(volume) and SHARED_RESOURCES not in framework.capabilities:
-        return (
-            f"Create volume operation for '{_text(volume)}' has been attempted by a framework"
-            " with no SHARED_RESOURCES capability"
-        )
-    error = _refinement_error(volume, framework, "created")
-    if error is not None:
-        return error
-    principal = framework.principal
-    if principal is None:
-        return None
-    volume_principal = volume["disk"]["persistence"].get("principal")
-    if volume_principal is None:
-        return (
-            f"Create volume operation attempted by principal '{principal}', but there is a volume in"
-            " the operation with no principal set in 'disk.persistence'"
-        )
-    if volume_principal != principal:
-        return (
-            f"Create volume operation attempted by authenticated principal '{principal}', which does"
-            f" not match a volume in the operation with principal '{volume_principal}' set in"
-            " 'disk.persistence'"
-        )
-    return None
-
-
-def _destroy_error(volumes: list[Resource], allocation_role: str, used_ids: set[str]) -> str | None:
-    error = _persistent_volume_error(volumes)
-    if error is not None:
-        return f"Not a persistent volume: {error}"
-    for volume in volumes:
-        if res.reservation_role(volume) != allocation_role or res.persistence_id(volume) not in used_ids:
-            return "Persistent volumes not found"
-    return None
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -450,12 +192,12 @@ def _operation_error(
     if error is not None:
         return f"Invalid resources: {error}"
     if kind == "RESERVE":
-        return _reserve_error(items, framework)
+        return reserve_error(items, framework)
     if kind == "UNRESERVE":
-        return _unreserve_error(items, framework)
+        return unreserve_error(items, framework)
     if kind == "CREATE":
-        return _create_error(items, framework, role, used_ids)
-    return _destroy_error(items, role, used_ids)
+        return create_error(items, framework, role, used_ids)
+    return destroy_error(items, role, used_ids)
 
 
 def task_resources(task: dict[str, Any], existing_executor_ids: Iterable[str] = ()) -> Resources:
@@ -596,8 +338,8 @@ def _executor_info_error(executor: dict[str, Any]) -> str | None:
         return "'ExecutorInfo.type' must be 'CUSTOM'"
     if executor.get("command") is None:
         return "'ExecutorInfo.command' must be set"
-    if any(res.is_shared(r) for r in resources):
-        return f"Executor resources {_list_text(resources)} should not contain any shared resources"
+    if any(rid.is_shared(r) for r in resources):
+        return f"Executor resources {list_text(resources)} should not contain any shared resources"
     return None
 
 
@@ -610,7 +352,3 @@ def _task_and_executor_error(task: dict[str, Any]) -> str | None:
     if error is not None:
         return f"Task and its executor mix revocable and non-revocable resources: {error}"
     return None
-
-
-def _list_text(resources: list[Resource]) -> str:
-    return "; ".join(_text(r) for r in resources)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from localmesos.agent import EXECUTOR_TERMINATED, Json, MasterLink, TaskKey, is_refusal, make_status
+from localmesos.agent_protocol import EXECUTOR_TERMINATED, Json, MasterLink, TaskKey, is_refusal, make_status
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from localmesos import resources
+from localmesos import resources_text as rtext
 from localmesos.master import Master, MasterConfig, Subscription
 
 AGENT_SPEC = "cpus:4;mem:4096;disk:10000;ports:[31000-31999]"
@@ -91,7 +91,7 @@ def agent_info(spec: str = AGENT_SPEC, hostname: str = "127.0.0.1", port: int = 
     info = {
         "hostname": hostname,
         "port": port,
-        "resources": resources.parse(spec).to_json(),
+        "resources": rtext.parse(spec).to_json(),
         "attributes": [],
         "tasks": [],
         "frameworks": [],

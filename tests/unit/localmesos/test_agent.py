@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from localmesos import checkpoint, executor, healthcheck
+from localmesos import checkpoint, executor, healthcheck, volumes
 from localmesos.agent import Agent
 
 FW = "M-0000"
@@ -677,7 +677,7 @@ def test_volume_paths(source: dict[str, Any] | None, expected: str) -> None:
     resource = volume("v1")
     if source:
         resource["disk"]["source"] = source
-    found = executor.volume_of(Path("/W"), resource)
+    found = volumes.volume_of(Path("/W"), resource)
     assert found is not None
     assert str(found.path) == expected
 
@@ -731,5 +731,5 @@ def test_destroying_a_mount_volume_keeps_the_mount_point(tmp_path: Path) -> None
     (root / "sub").mkdir(parents=True)
     (root / "sub" / "f").write_text("x")
     (root / "g").write_text("y")
-    executor.delete_volume(executor.Volume(root, mount=True))
+    volumes.delete_volume(volumes.Volume(root, mount=True))
     assert root.is_dir() and not any(root.iterdir())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from localmesos import allocator, resources
+from localmesos import allocator
+from localmesos import resources_text as rtext
 from localmesos.allocator import AgentView, Filters, FrameworkView, allocate, refuse_duration
 from localmesos.resources import Resources
 
@@ -27,7 +28,7 @@ def refined(name: str, amount: float) -> dict:
 
 
 def agent(agent_id: str = "a0", spec: str = SPEC, extra: list[dict] = ()) -> AgentView:
-    return AgentView(agent_id, resources.parse(spec) + Resources(list(extra)))
+    return AgentView(agent_id, rtext.parse(spec) + Resources(list(extra)))
 
 
 @pytest.mark.parametrize(
@@ -61,7 +62,7 @@ def test_refuse_duration(filters, expected):
     ids=["min-cpus", "min-mem", "below-both", "disk-only", "cpus"],
 )
 def test_min_allocatable(spec, ok):
-    assert allocator.allocatable(resources.parse(spec)) is ok
+    assert allocator.allocatable(rtext.parse(spec)) is ok
 
 
 def test_one_offer_with_everything_usable_by_the_role():
@@ -132,14 +133,14 @@ def test_least_allocated_role_first():
 )
 def test_filters(refused_spec, now, filtered):
     filters = Filters()
-    filters.add("f", "a", "a0", resources.parse(refused_spec), expires=5.0)
+    filters.add("f", "a", "a0", rtext.parse(refused_spec), expires=5.0)
     grants = allocate([agent()], [FrameworkView("f", ["a"])], filters, now)
     assert (grants == []) is filtered
 
 
 def test_filter_is_per_framework_role_and_agent():
     filters = Filters()
-    filters.add("f1", "a", "a0", resources.parse(SPEC), expires=100.0)
+    filters.add("f1", "a", "a0", rtext.parse(SPEC), expires=100.0)
     grants = allocate([agent("a0"), agent("a1")], [FrameworkView("f1", ["a"])], filters, 0.0)
     assert [g.agent_id for g in grants] == ["a1"]
     grants = allocate([agent("a0")], [FrameworkView("f1", ["a"]), FrameworkView("f2", ["a"])], filters, 0.0)
@@ -148,9 +149,9 @@ def test_filter_is_per_framework_role_and_agent():
 
 def test_filters_clear_by_role_and_expire():
     filters = Filters()
-    filters.add("f", "a", "x", resources.parse(SPEC), 10.0)
-    filters.add("f", "b", "x", resources.parse(SPEC), 20.0)
-    filters.add("g", "a", "x", resources.parse(SPEC), 10.0)
+    filters.add("f", "a", "x", rtext.parse(SPEC), 10.0)
+    filters.add("f", "b", "x", rtext.parse(SPEC), 20.0)
+    filters.add("g", "a", "x", rtext.parse(SPEC), 10.0)
     filters.add("g", "a", "y", Resources(), 10.0)
     assert len(filters) == 3
     filters.clear("f", ["a"])
@@ -162,7 +163,7 @@ def test_filters_clear_by_role_and_expire():
 
 
 def test_gpu_agent_only_for_gpu_aware_frameworks():
-    view = AgentView("g", resources.parse("cpus:1;mem:64;gpus:1"), has_gpus=True)
+    view = AgentView("g", rtext.parse("cpus:1;mem:64;gpus:1"), has_gpus=True)
     assert allocate([view], [FrameworkView("f", ["a"])], Filters(), 0.0) == []
     (grant,) = allocate([view], [FrameworkView("f", ["a"], gpu_aware=True)], Filters(), 0.0)
     assert grant.resources.scalar("gpus") == 1
@@ -181,7 +182,7 @@ def test_no_frameworks_no_grants():
 
 
 def test_ten_thousand_agents_each_get_one_offer():
-    free = resources.parse(SPEC)
+    free = rtext.parse(SPEC)
     views = [AgentView(f"a{i}", free) for i in range(10_000)]
     fws = [FrameworkView(f"f{i}", ["a"]) for i in range(3)]
     grants = allocate(views, fws, Filters(), 0.0, {"cpus": 40_000.0, "mem": 4e7})

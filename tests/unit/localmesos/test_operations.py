@@ -6,7 +6,9 @@ import copy
 import pytest
 
 from localmesos import operations as O
-from localmesos import resources as R
+from localmesos import resources_formats as formats
+from localmesos import resources_identity as rid
+from localmesos import resources_text as rtext
 from localmesos.operations import FrameworkContext, OperationError
 from localmesos.resources import Resources
 
@@ -49,7 +51,7 @@ def vol(pid="galera-0-data", size=10240.0, *, path="mysql-data", principal="gale
 
 
 def agent_pool():
-    return R.parse("cpus:4;mem:4096;disk:20000;ports:[31000-31999]").allocate(ROLE)
+    return rtext.parse("cpus:4;mem:4096;disk:20000;ports:[31000-31999]").allocate(ROLE)
 
 
 def reserve(*resources):
@@ -276,7 +278,7 @@ def test_reserve_with_source_is_refused():
 
 def test_reserve_across_allocation_roles_is_refused():
     fw = FrameworkContext(frozenset({ROLE, "other"}), "galera-fw", FW.capabilities)
-    pool = agent_pool() + R.parse("cpus:1").allocate("other")
+    pool = agent_pool() + rtext.parse("cpus:1").allocate("other")
     op = reserve(
         res("cpus", 1.0, dyn()), {**res("cpus", 1.0, dyn(role="other")), "allocation_info": {"role": "other"}}
     )
@@ -359,7 +361,7 @@ def test_unreserve_rejections(resource, match):
 
 
 def test_unreserve_of_static_reservation_from_agent_flags():
-    pool = R.parse("cpus(galera):2;mem:10").allocate(ROLE)
+    pool = rtext.parse("cpus(galera):2;mem:10").allocate(ROLE)
     rejected(
         pool, unreserve(res("cpus", 1.0, {"type": "STATIC", "role": ROLE})), "is not dynamically reserved"
     )
@@ -375,13 +377,13 @@ def test_create_turns_reserved_disk_into_a_volume():
     assert pool.volumes() == Resources([vol()])
     assert pool.reserved(ROLE).scalar("disk") == 10240.0
     assert pool.persistence_ids() == {"galera-0-data"}
-    assert pool.reserved(ROLE).filter(lambda r: not R.is_volume(r)).scalar("disk") == 0.0
+    assert pool.reserved(ROLE).filter(lambda r: not rid.is_volume(r)).scalar("disk") == 0.0
 
 
 def test_create_part_of_a_reservation():
     pool = apply(reserved_pool(), create(vol(size=1024.0)))
     assert pool.volumes().scalar("disk") == 1024.0
-    assert pool.reserved(ROLE).filter(lambda r: not R.is_volume(r)).scalar("disk") == 9216.0
+    assert pool.reserved(ROLE).filter(lambda r: not rid.is_volume(r)).scalar("disk") == 9216.0
 
 
 def test_create_two_volumes_in_one_operation():
@@ -397,7 +399,7 @@ def test_create_by_framework_without_principal_accepts_any_persistence_principal
 
 
 def test_create_in_pre_refinement_form():
-    pre = R.downgrade(vol())
+    pre = formats.downgrade(vol())
     assert "role" in pre and "reservations" not in pre
     assert apply(reserved_pool(), create(pre)) == volume_pool()
 

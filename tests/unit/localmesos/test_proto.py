@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from localmesos import proto
+from localmesos import proto_fields, proto_messages
 from localmesos.proto import ProtoError, UnknownCallType, parse_call
 
 FID = {"value": "M-0000"}
@@ -311,12 +311,12 @@ def test_missing_type() -> None:
         parse_call({"framework_id": FID})
 
 
-@pytest.mark.parametrize("call_type", sorted(proto.REQUIRED_SUBMESSAGE))
+@pytest.mark.parametrize("call_type", sorted(proto_messages.REQUIRED_SUBMESSAGE))
 def test_missing_submessage_for_type(call_type: str) -> None:
     call: dict[str, Any] = {"type": call_type, "framework_id": FID}
     if call_type == "SUBSCRIBE":
         del call["framework_id"]
-    sub = proto.REQUIRED_SUBMESSAGE[call_type]
+    sub = proto_messages.REQUIRED_SUBMESSAGE[call_type]
     with pytest.raises(ProtoError, match=f"^{sub}: expecting '{sub}' to be present"):
         parse_call(call)
 
@@ -402,10 +402,10 @@ def test_update_framework_id_must_match() -> None:
 
 
 def test_every_message_type_reference_is_defined() -> None:
-    for message, fields in proto.MESSAGES.items():
+    for message, fields in proto_messages.MESSAGES.items():
         for name, field in fields.items():
             kind = field.type
             if kind.startswith("enum:"):
-                assert kind[5:] in proto.ENUMS, f"{message}.{name}"
-            elif kind not in proto.SCALAR_TYPES and kind != proto.OPAQUE:
-                assert kind in proto.MESSAGES, f"{message}.{name} -> {kind}"
+                assert kind[5:] in proto_fields.ENUMS, f"{message}.{name}"
+            elif kind not in proto_fields.SCALAR_TYPES and kind != proto_fields.OPAQUE:
+                assert kind in proto_messages.MESSAGES, f"{message}.{name} -> {kind}"

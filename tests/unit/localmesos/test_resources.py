@@ -6,7 +6,11 @@ import re
 
 import pytest
 
-from localmesos import resources as R
+from localmesos import resources_formats as formats
+from localmesos import resources_identity as rid
+from localmesos import resources_text as rtext
+from localmesos import resources_validate as rvalidate
+from localmesos import resources_values as rvalues
 from localmesos.resources import ResourceError, Resources
 
 # ---------------------------------------------------------------------------------------------------------
@@ -150,12 +154,12 @@ OTHER_KIND_IDS = [
 
 @pytest.mark.parametrize(("left", "right"), SAME_KIND, ids=SAME_KIND_IDS)
 def test_identity_equal_for_same_kind(left, right):
-    assert R.identity(R.upgrade(left)) == R.identity(R.upgrade(right))
+    assert rid.identity(formats.upgrade(left)) == rid.identity(formats.upgrade(right))
 
 
 @pytest.mark.parametrize(("left", "right"), OTHER_KIND, ids=OTHER_KIND_IDS)
 def test_identity_differs_for_other_kinds(left, right):
-    assert R.identity(left) != R.identity(right)
+    assert rid.identity(left) != rid.identity(right)
 
 
 @pytest.mark.parametrize(("left", "right"), OTHER_KIND, ids=OTHER_KIND_IDS)
@@ -179,8 +183,8 @@ def test_same_kind_merges_into_one(left, right):
 
 
 def test_identity_is_hashable_and_stable():
-    key = R.identity(volume("v1"))
-    assert hash(key) == hash(R.identity(copy.deepcopy(volume("v1"))))
+    key = rid.identity(volume("v1"))
+    assert hash(key) == hash(rid.identity(copy.deepcopy(volume("v1"))))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -201,7 +205,7 @@ def test_scalars_add_in_thousandths():
     ids=["one", "half-up", "below-half", "round-half-away", "negative-half", "rounds-to-2.5"],
 )
 def test_fixed_point_rounds_half_away_from_zero(value, fixed):
-    assert R.to_fixed(value) == fixed
+    assert rvalues.to_fixed(value) == fixed
 
 
 def test_subtraction_of_scalars_is_exact():
@@ -628,13 +632,13 @@ PRE_AND_REFINED_IDS = ["no-role", "star", "static", "dynamic-bare", "dynamic-lab
 @pytest.mark.parametrize(("pre", "refined"), PRE_AND_REFINED, ids=PRE_AND_REFINED_IDS)
 def test_upgrade(pre, refined):
     before = copy.deepcopy(pre)
-    assert R.upgrade(pre) == refined
+    assert formats.upgrade(pre) == refined
     assert pre == before  # input untouched
 
 
 @pytest.mark.parametrize(("pre", "refined"), PRE_AND_REFINED[1:], ids=PRE_AND_REFINED_IDS[1:])
 def test_downgrade_reverses_upgrade(pre, refined):
-    assert R.downgrade(refined) == pre
+    assert formats.downgrade(refined) == pre
 
 
 @pytest.mark.parametrize(
@@ -643,7 +647,7 @@ def test_downgrade_reverses_upgrade(pre, refined):
     ids=["dynamic", "volume", "refined-stack"],
 )
 def test_upgrade_leaves_refined_alone(refined):
-    assert R.upgrade(refined) == refined
+    assert formats.upgrade(refined) == refined
 
 
 def test_upgrade_accepts_consistent_mixed_form():
@@ -654,9 +658,9 @@ def test_upgrade_accepts_consistent_mixed_form():
         reservation={"principal": "fw", "labels": labels(a="1")},
         reservations=[dyn(label=labels(a="1"))],
     )
-    assert R.upgrade(mixed) == scalar("cpus", 1, reservations=[dyn(label=labels(a="1"))])
+    assert formats.upgrade(mixed) == scalar("cpus", 1, reservations=[dyn(label=labels(a="1"))])
     static_mixed = scalar("cpus", 1, role="galera", reservations=[static()])
-    assert R.upgrade(static_mixed) == scalar("cpus", 1, reservations=[static()])
+    assert formats.upgrade(static_mixed) == scalar("cpus", 1, reservations=[static()])
 
 
 @pytest.mark.parametrize(
@@ -728,17 +732,17 @@ def test_upgrade_accepts_consistent_mixed_form():
 )
 def test_upgrade_rejects_bad_formats(bad, message):
     with pytest.raises(ResourceError, match=message):
-        R.upgrade(bad)
-    assert R.validate(bad) is not None
+        formats.upgrade(bad)
+    assert rvalidate.validate(bad) is not None
 
 
 def test_downgrade_refuses_refined_stacks():
     with pytest.raises(ResourceError, match="refined reservations"):
-        R.downgrade(reserved("cpus", 1, dyn("eng"), dyn("eng/dev")))
+        formats.downgrade(reserved("cpus", 1, dyn("eng"), dyn("eng/dev")))
 
 
 def test_downgrade_keeps_disk_and_allocation():
-    out = R.downgrade(volume("v1", allocation_info={"role": "galera"}))
+    out = formats.downgrade(volume("v1", allocation_info={"role": "galera"}))
     assert out["role"] == "galera"
     assert out["reservation"] == {"principal": "fw"}
     assert out["disk"]["persistence"]["id"] == "v1"
@@ -785,7 +789,7 @@ def test_downgrade_keeps_disk_and_allocation():
     ],
 )
 def test_validate_accepts(good):
-    assert R.validate(good) is None
+    assert rvalidate.validate(good) is None
 
 
 @pytest.mark.parametrize(
@@ -895,16 +899,16 @@ def test_validate_accepts(good):
     ],
 )
 def test_validate_rejects(bad, message):
-    error = R.validate(bad)
+    error = rvalidate.validate(bad)
     assert error is not None
     assert re.search(message, error), error
 
 
 def test_validate_all_names_the_resource():
-    assert R.validate_all([scalar("cpus", 1), scalar("mem", -5)]) == (
+    assert rvalidate.validate_all([scalar("cpus", 1), scalar("mem", -5)]) == (
         "Resource 'mem:-5' is invalid: Invalid scalar resource: value <= 0"
     )
-    assert R.validate_all([scalar("cpus", 1)]) is None
+    assert rvalidate.validate_all([scalar("cpus", 1)]) is None
 
 
 @pytest.mark.parametrize(
@@ -939,7 +943,7 @@ def test_validate_all_names_the_resource():
     ],
 )
 def test_validate_role(role, ok):
-    assert (R.validate_role(role) is None) is ok
+    assert (rid.validate_role(role) is None) is ok
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -948,7 +952,7 @@ def test_validate_role(role, ok):
 
 
 def test_parse_default_agent_spec():
-    pool = R.parse("cpus:4;mem:4096;disk:20000;ports:[31000-31999]")
+    pool = rtext.parse("cpus:4;mem:4096;disk:20000;ports:[31000-31999]")
     assert pool == rs(
         scalar("cpus", 4), scalar("mem", 4096), scalar("disk", 20000), ranges("ports", (31000, 31999))
     )
@@ -998,11 +1002,11 @@ def test_parse_default_agent_spec():
     ],
 )
 def test_parse(spec, expected):
-    assert R.parse(spec) == Resources(expected)
+    assert rtext.parse(spec) == Resources(expected)
 
 
 def test_parse_with_default_role():
-    assert R.parse("cpus:2", default_role="galera") == rs(reserved("cpus", 2, static()))
+    assert rtext.parse("cpus:2", default_role="galera") == rs(reserved("cpus", 2, static()))
 
 
 @pytest.mark.parametrize(
@@ -1059,7 +1063,7 @@ def test_parse_with_default_role():
 )
 def test_parse_rejects(spec, message):
     with pytest.raises(ResourceError, match=re.escape(message)):
-        R.parse(spec)
+        rtext.parse(spec)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1068,16 +1072,16 @@ def test_parse_rejects(spec, message):
 
 
 def test_single_resource_predicates():
-    assert R.reservation_role(scalar("cpus", 1)) == "*"
-    assert R.reservation_role(reserved("cpus", 1, dyn("eng"), dyn("eng/a"))) == "eng/a"
-    assert R.is_dynamic(reserved("cpus", 1)) and not R.is_dynamic(reserved("cpus", 1, static()))
-    assert R.is_static(reserved("cpus", 1, static())) and not R.is_static(scalar("cpus", 1))
-    assert R.is_dynamic(reserved("cpus", 1, static("eng"), dyn("eng/a")))
-    assert R.is_volume(volume("v")) and not R.is_volume(mount())
-    assert R.is_unreserved(scalar("cpus", 1)) and not R.is_unreserved(reserved("cpus", 1))
-    assert R.persistence_id(volume("v9")) == "v9" and R.persistence_id(mount()) is None
+    assert rid.reservation_role(scalar("cpus", 1)) == "*"
+    assert rid.reservation_role(reserved("cpus", 1, dyn("eng"), dyn("eng/a"))) == "eng/a"
+    assert rid.is_dynamic(reserved("cpus", 1)) and not rid.is_dynamic(reserved("cpus", 1, static()))
+    assert rid.is_static(reserved("cpus", 1, static())) and not rid.is_static(scalar("cpus", 1))
+    assert rid.is_dynamic(reserved("cpus", 1, static("eng"), dyn("eng/a")))
+    assert rid.is_volume(volume("v")) and not rid.is_volume(mount())
+    assert rid.is_unreserved(scalar("cpus", 1)) and not rid.is_unreserved(reserved("cpus", 1))
+    assert rid.persistence_id(volume("v9")) == "v9" and rid.persistence_id(mount()) is None
     assert (
-        R.is_strict_subrole("a/b", "a")
-        and not R.is_strict_subrole("ab", "a")
-        and not R.is_strict_subrole("a", "a")
+        rid.is_strict_subrole("a/b", "a")
+        and not rid.is_strict_subrole("ab", "a")
+        and not rid.is_strict_subrole("a", "a")
     )
