@@ -9,6 +9,7 @@ Why it exists: parse, wire, start, and nothing else (no decisions). The order ma
 
     python -m mesopress scheduler --config service.yaml [--master HOST:PORT] [--zk zk://...] [...]
     python -m mesopress plans|pods|state|config|uninstall [--url http://HOST:PORT]
+    python -m mesopress galera [--url http://HOST:PORT]    (every Galera node's live wsrep state, a table)
     python -m mesopress replace INSTANCE [--url http://HOST:PORT]
     python -m mesopress secret NAME [--url http://HOST:PORT]    (prints one generated secret's value)
 """
@@ -40,9 +41,10 @@ OPERATOR = {
     "uninstall": "POST",
     "replace": "POST",
     "secret": "GET",
+    "galera": "GET",
 }
 USAGE = (
-    "usage: mesopress scheduler --config FILE [flags] | mesopress {plans,pods,state,config,uninstall} "
+    "usage: mesopress scheduler --config FILE [flags] | mesopress {plans,pods,state,config,uninstall,galera} "
     "[--url URL] | mesopress replace INSTANCE [--url URL] | mesopress secret NAME [--url URL]"
 )
 
@@ -128,7 +130,9 @@ def wire(loaded: config.Loaded, parts: dict[str, Any]) -> None:
     """ZooKeeper client, store, runner (leadership + core + driver) and the HTTP API, started in order."""
     from mesopress.adapters import driver, zkstore
     from mesopress.adapters.election import Leadership
+    from mesopress.adapters.galera_monitor import GaleraMonitor
     from mesopress.adapters.runner import Runner
+    from mesopress.adapters.schedulers import LiveSchedulers, url_of
     from mesopress.http.server import ApiServer
     from mesopress.state.store import StateStore
 
@@ -139,12 +143,19 @@ def wire(loaded: config.Loaded, parts: dict[str, Any]) -> None:
     identity = f"{settings.hostname or '127.0.0.1'}:{settings.http_port}"
     parts["client"] = client = zkstore.connect(hosts, _session_timeout(), credentials)
     persister = zkstore.ZkPersister(client, f"{path.rstrip('/')}/{service.name}", credentials)
+    live = LiveSchedulers(client, persister.election_path).start()  # the proxy's list of schedulers
+
+    def schedulers() -> list[str]:  # read by the leader only: itself first
+        return live.urls(first=url_of(identity))
 
     def core(store: StateStore) -> Any:
         from mesopress.scheduler import SchedulerCore
 
         return SchedulerCore(
-            settings, service, store, kinds=pod_kinds(service, f"{settings.advertised}/v1/endpoints")
+            settings,
+            service,
+            store,
+            kinds=pod_kinds(service, f"{settings.advertised}/v1/endpoints", schedulers, settings.api_url),
         )
 
     store = StateStore(persister)
@@ -164,8 +175,12 @@ def wire(loaded: config.Loaded, parts: dict[str, Any]) -> None:
         identity,
         describe=describe,
     )
+    monitor = GaleraMonitor.for_runner(runner, service, settings.galera_monitor_interval)
+    runner.galera_samples = monitor.samples
+    runner.schedulers = schedulers
     parts["http"] = ApiServer(runner, settings.http_port).start()
     runner.start()
+    parts["monitor"] = monitor.start()
     log.info("scheduler %s for service %s contending for leadership", identity, service.name)
 
 
@@ -175,7 +190,9 @@ def site_kinds_module() -> Any:
     return proxy
 
 
-def pod_kinds(service: Any, endpoints_url: str) -> dict[str, Any]:
+def pod_kinds(
+    service: Any, endpoints_url: str, schedulers: Any = tuple, api_url: str = ""
+) -> dict[str, Any]:
     """The pod-kind hook of every pod named with a `kind:` in the service file (others: generic).
 
     `endpoints_url` is this scheduler's /v1/endpoints, which the WordPress proxy polls."""
@@ -185,12 +202,12 @@ def pod_kinds(service: Any, endpoints_url: str) -> dict[str, Any]:
     for pod in service.pods:
         if pod.kind == "galera":
             kinds[pod.name] = GaleraKind(settings=json.loads(pod.kind_settings))
-    kinds.update(site_kinds_module().site_kinds(service, endpoints_url))
+    kinds.update(site_kinds_module().site_kinds(service, endpoints_url, schedulers, api_url))
     return kinds
 
 
 def unwire(parts: dict[str, Any]) -> None:
-    for name in ("runner", "http"):
+    for name in ("monitor", "runner", "http"):
         if name in parts:
             try:
                 parts.pop(name).stop()
@@ -247,6 +264,11 @@ def run_operator(command: str, argv: list[str]) -> int:
         return 1
     if command == "secret":
         print(body.get("value", "") if isinstance(body, dict) else "")
+        return 0
+    if command == "galera":
+        from mesopress.http import galera_view
+
+        print(galera_view.table(body))
         return 0
     print(table(body) if command == "pods" else json.dumps(body, indent=2, sort_keys=True))
     return 0

@@ -40,6 +40,7 @@ class Kill:
 
     task_id: str
     agent_id: str = ""
+    grace_period: float | None = None  # seconds: the task's KillPolicy (None: the one in its TaskInfo)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ Topic modules: `scheduler_offers` (OFFERS), `scheduler_status` (UPDATE, timers, 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -28,10 +30,12 @@ from mesopress import (
     scheduler_galera,
     scheduler_offers,
     scheduler_plans,
+    scheduler_scaling,
     scheduler_snapshot,
     scheduler_state,
     scheduler_status,
 )
+from mesopress.kinds.galera import GaleraKind
 from mesopress.model import ids
 from mesopress.model.specs import ServiceSpec
 from mesopress.offers.requests import Context, Footprint
@@ -221,12 +225,17 @@ class SchedulerCore:
         # an unreachable instance's reservation may come back under a new agent id (reboot): keep
         # offers coming so ReservationSeen can relaunch it in place (runtime fix, see issue 3 report)
         unreachable = any(r.state.status.value == "UNREACHABLE" for r in self.world.pods.values())
-        return unreachable or bool(scheduler_offers.waiting_names(self))
+        return unreachable or bool(scheduler_offers.waiting_names(self) or self._cleaning())
+
+    def _cleaning(self) -> list[str]:
+        """Decommissioned instances whose volume waits for an offer of its agent (scale-down)."""
+        return scheduler_scaling.awaiting_offers(self, scheduler_plans.gone_agents(self, self.clock()))
 
     def _pending_text(self) -> str:
         if self.world.uninstalling:
             return "uninstall in progress"
         names = scheduler_offers.waiting_names(self) + scheduler_offers.watched_names(self)
+        names += [f"{n} (volume clean-up)" for n in self._cleaning()]
         return ", ".join(names) + " waiting" if names else "nothing waits for resources"
 
     # Helpers the topic modules use.
@@ -249,10 +258,20 @@ class SchedulerCore:
         return {step.target for step in next_candidates(self.deploy_plan)}
 
     def endpoints(self) -> dict[str, dict[str, Any]]:
-        return {n: r.footprint.to_dict() for n, r in self.world.pods.items() if r.footprint is not None}
+        """Footprints of the instances holding resources, without those drained or being removed."""
+        return {
+            n: r.footprint.to_dict()
+            for n, r in self.world.pods.items()
+            if r.footprint is not None and not scheduler_scaling.leaving(r)
+        }
 
     def apply_service(self, service: ServiceSpec) -> None:
-        """Take an accepted configuration: new instances appear, the deploy plan grows."""
+        """Take an accepted configuration: new instances appear, the deploy plan follows the counts, kinds
+        render from the new pod settings; the decommission and rollout plans follow at the next drive."""
         self.service = service
+        for pod in service.pods:
+            kind = self.kinds.get(pod.name)
+            if isinstance(kind, GaleraKind):  # it renders galera.json from the pod's `galera:` section
+                self.kinds[pod.name] = dataclasses.replace(kind, settings=json.loads(pod.kind_settings))
         scheduler_commands.ensure_instances(self)
         self.deploy_plan = scheduler_plans.build_deploy(self, self.deploy_plan)

@@ -18,7 +18,7 @@ import secrets as _secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from mesopress import scheduler_galera
+from mesopress import scheduler_galera, scheduler_scaling
 from mesopress.kinds import common
 from mesopress.model.specs import PodSpec
 from mesopress.state.persister import StoreError
@@ -110,7 +110,12 @@ def task_files(
     files = getattr(kind, "task_files", None)
     if files is None:
         return {}
-    endpoints = {n: r.footprint.to_dict() for n, r in {**core.world.pods, **txn.pods}.items() if r.footprint}
+    records = {**core.world.pods, **txn.pods}
+    endpoints = {  # without the instances drained or being removed (a Galera peer list forgets them)
+        n: r.footprint.to_dict()
+        for n, r in records.items()
+        if r.footprint and (n == name or not scheduler_scaling.leaving(r))
+    }
     instances = {n: r.state for n, r in {**core.world.pods, **txn.pods}.items()}
     return dict(files(pod, name, instances, endpoints, dict(core.secrets)))
 

@@ -4,11 +4,15 @@ Why this module exists: commands change goals, never Mesos directly; they go thr
 machines, the same fenced commit and the same plans as everything else, and each answers with a
 `Reply` that says what happened or, for a refused command, every reason. A configuration update is
 checked with `model.changes.check_update` (volumes cannot shrink or move, placement cannot tighten
-beyond what running instances satisfy, ...); a refused update changes nothing.
+beyond what running instances satisfy, a count stays >= 1, ...) and with the pod kinds' own rules
+(Galera: an odd size of at least 3, unless `allow_even`); a refused update changes nothing. An
+accepted one may lower a count (the decommission plan removes the surplus instances) or change what
+tasks are rendered from (the rollout plan restarts the instances one at a time).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -16,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from mesopress import effects as fx
 from mesopress import scheduler_artifacts, scheduler_galera
 from mesopress.events import Command
+from mesopress.galera import config as galera_config
+from mesopress.kinds import galera as galera_kind
 from mesopress.machines import instance_events as ie
 from mesopress.machines.instance import InstanceState
 from mesopress.model import changes, ids
@@ -99,6 +105,7 @@ def update_config(core: SchedulerCore, args: Mapping[str, Any], now: float) -> A
     if not isinstance(new, ServiceSpec):
         return [], {"ok": False, "reasons": ["service: the command carries no service spec"]}
     reasons = changes.check_update(core.service, new, lambda pod: _verify_placement(core, pod))
+    reasons += kind_reasons(new)
     if reasons:
         log.warning("configuration update refused: %s", "; ".join(reasons))
         return [], {"ok": False, "reasons": reasons}
@@ -111,6 +118,25 @@ def update_config(core: SchedulerCore, args: Mapping[str, Any], now: float) -> A
         return [], {"ok": False, "reasons": ["error storing the new configuration; nothing changed"]}
     core.apply_service(new)
     return effects, {"ok": True, "version": version}
+
+
+def kind_reasons(service: ServiceSpec) -> list[str]:
+    """The pod kinds' own rules on a spec (the service file gets them at load, `kinds.galera.check_pod`):
+    a Galera pod's count must be odd and at least 3 (unless `allow_even`), its volume big enough."""
+    reasons = []
+    for pod in service.pods:
+        if pod.kind != "galera":
+            continue
+        settings = json.loads(pod.kind_settings or "{}")
+        data = next((v for v in pod.volumes if v.container_path == galera_kind.VOLUME), None)
+        found = galera_config.validate_cluster(
+            pod.count,
+            bool(settings.get("allow_even", False)),
+            data.size if data else None,
+            int(settings.get("min_volume_mb", 1024)),
+        )
+        reasons += [f"pods[{pod.name}].galera.{reason}" for reason in found]
+    return reasons
 
 
 def _verify_placement(core: SchedulerCore, pod: PodSpec) -> list[str]:

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mesopress import effects as fx
-from mesopress import scheduler_artifacts, scheduler_galera
+from mesopress import scheduler_artifacts, scheduler_galera, scheduler_scaling
 from mesopress.machines import instance as im
 from mesopress.machines import instance_events as ie
 from mesopress.machines import reservation as rv
@@ -32,6 +32,7 @@ from mesopress.model import ids
 from mesopress.model.specs import PodSpec
 from mesopress.offers import evaluator, requests
 from mesopress.offers.pool import Index
+from mesopress.plans import rollout
 from mesopress.scheduler_state import PodRecord, Txn
 
 if TYPE_CHECKING:
@@ -164,8 +165,10 @@ def _request(core: SchedulerCore, record: PodRecord, need: tuple[str, PodSpec, i
 
 
 def _footprints(core: SchedulerCore, txn: Txn) -> list[requests.Footprint]:
-    records = {**core.world.pods, **txn.pods}
-    return [r.footprint for r in records.values() if r.footprint is not None]
+    """Footprints that own their resources; a decommissioned instance's are garbage (released)."""
+    records = scheduler_scaling.records(core, txn)
+    done = im.Status.DECOMMISSIONED
+    return [r.footprint for r in records.values() if r.footprint is not None and r.state.status is not done]
 
 
 def _fits(txn: Txn, match: evaluator.Match) -> bool:
@@ -184,6 +187,8 @@ def _record(
         if txn.reservation(pid) is None:
             txn.new_reservation(pid, name, match.agent_id)
     txn.pod(name).footprint = fp
+    txn.pod(name).config_hash = rollout.config_hash(match.request.pod)
+    txn.pod(name).drain_since = None  # a (re)launched instance is back in the endpoints once READY
     task_info = scheduler_artifacts.attach(
         core, txn, match.request.pod, match.task_info, match.request.kind.value
     )

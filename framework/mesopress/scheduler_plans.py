@@ -4,6 +4,7 @@ Why this module exists: plans are views over the machines' states (`mesopress.pl
 where the core reads them after every event and acts on their candidates:
 - deploy: only candidate steps may take a first launch (serial pods one at a time, parallel at once);
 - recovery: `recovery.next_replacement` grants the single replacement slot (`ReplacementStarted`);
+- decommission and rollout (`scheduler_scaling`): scale-down and rolling restarts, one at a time per pod;
 - uninstall: kill steps -> `KillRequested(DECOMMISSIONED)`, destroy/unreserve steps -> `Orphan`, and
   once everything else is done the stored state is erased and the framework torn down. Agents marked
   gone, or whose orphaned reservations stayed unseen past the unreachable timeout, count as gone, so
@@ -18,10 +19,11 @@ import logging
 from typing import TYPE_CHECKING
 
 from mesopress import effects as fx
+from mesopress import scheduler_scaling
 from mesopress.machines import instance_events as ie
 from mesopress.machines import reservation as rv
 from mesopress.plans import deploy, recovery, uninstall
-from mesopress.plans.plan import Plan, Status, next_candidates
+from mesopress.plans.plan import Plan, Status, next_candidates, update_step
 from mesopress.scheduler_state import Txn
 from mesopress.state.persister import StoreError
 
@@ -48,10 +50,13 @@ def drive(core: SchedulerCore, now: float) -> list[fx.Effect]:
     if core.world.uninstalling:
         _uninstall_steps(core, txn, now)
     else:
-        name = recovery.next_replacement(core.world.instances())
+        surplus = scheduler_scaling.surplus_names(core, core.world.pods)
+        wanted = {n: s for n, s in core.world.instances().items() if n not in surplus}
+        name = recovery.next_replacement(wanted)
         if name is not None:
             log.info("%s gets the replacement slot (one replacement at a time)", name)
             txn.instance(name, ie.ReplacementStarted())
+        scheduler_scaling.act(core, txn, now, gone_agents(core, now))
     effects = _commit_with_plans(core, txn, now)
     if core.world.uninstalling and not core.finished:
         effects += _finish_uninstall(core, now)
@@ -59,16 +64,21 @@ def drive(core: SchedulerCore, now: float) -> list[fx.Effect]:
 
 
 def _commit_with_plans(core: SchedulerCore, txn: Txn, now: float) -> list[fx.Effect]:
-    instances = {**core.world.instances(), **{n: r.state for n, r in txn.pods.items()}}
+    instances = {n: r.state for n, r in scheduler_scaling.records(core, txn).items()}
     plans = dict(core.world.plans)
-    plans["deploy"] = deploy.refresh(core.deploy_plan, instances)
-    plans["recovery"] = recovery.build(
-        instances, now, core.settings.unreachable_timeout, plans.get("recovery")
-    )
+    base = core.deploy_plan  # an instance forgotten while wanted again is deployed afresh
+    for name in txn.forgotten:
+        base = update_step(base, name, status=Status.PENDING, reason="decommissioned; to be deployed afresh")
+    plans["deploy"] = deploy.refresh(base, instances)
+    surplus = scheduler_scaling.surplus_names(core, instances)
+    kept = {n: s for n, s in instances.items() if n not in surplus}  # the decommission plan has the others
+    plans["recovery"] = recovery.build(kept, now, core.settings.unreachable_timeout, plans.get("recovery"))
     if core.world.uninstalling:
         plans["uninstall"] = uninstall_plan(core, txn, now)
+    else:
+        plans.update(scheduler_scaling.build_plans(core, txn, now, gone_agents(core, now)))
     changed = {n: p for n, p in plans.items() if core.world.plans.get(n) != p}
-    if not changed and not txn.pods and not txn.reservations:
+    if not changed and not txn.pods and not txn.reservations and not txn.forgotten:
         return []
     for plan_name, plan in changed.items():
         txn.batch.put_plan_status(plan_name, plan.to_dict())

@@ -11,7 +11,7 @@ import copy
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from mesopress import scheduler_galera
+from mesopress import scheduler_galera, scheduler_scaling
 from mesopress.machines.instance import Status
 from mesopress.plans import plan as plan_mod
 
@@ -42,13 +42,14 @@ def build(core: SchedulerCore) -> dict[str, Any]:
 
 
 def endpoints(core: SchedulerCore) -> dict[str, list[dict[str, Any]]]:
-    """/v1/endpoints: per pod, every instance holding resources: host, named ports, READY or not."""
+    """/v1/endpoints: per pod, every instance holding resources: host, named ports, READY or not;
+    instances drained before a kill or being decommissioned are left out."""
     out: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in core.service.pods}
     for name in sorted(core.world.pods):
         record = core.world.pods[name]
         fp = record.footprint
-        if fp is None or fp.pod not in out:
-            continue
+        if fp is None or fp.pod not in out or scheduler_scaling.leaving(record):
+            continue  # drained before a kill (scale-down, rolling restart): the proxy stops using it
         ready = record.state.status is Status.READY
         out[fp.pod].append({"instance": name, "host": fp.hostname, "ports": dict(fp.ports), "ready": ready})
     return out
@@ -86,6 +87,8 @@ def pod(core: SchedulerCore, name: str) -> dict[str, Any]:
         "unreachable_since": s.unreachable_since,
         "attempts": s.attempts,
         "replacement": s.replacement,
+        "config_hash": record.config_hash,
+        "draining_since": record.drain_since,
     }
 
 

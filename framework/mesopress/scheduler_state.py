@@ -12,6 +12,8 @@ Records (under pods/ and reservations/, docs/zookeeper-layout.md):
   garbage only once the replacement's footprint is stored;
 - ``pods/<instance>/tasks/<task-id>``: the intended TaskInfo, its agent and last status;
 - ``reservations/<persistence-id>``: ``ReservationState.to_dict()``;
+- ``pods/<instance>`` also holds ``config_hash`` and ``drain_since`` (scale-down, rolling restart);
+  a decommissioned instance's records are deleted (`Txn.forget`);
 - ``recovery/agents/<agent-id>``: agents marked gone; ``recovery/uninstall/state``: uninstall started.
 """
 
@@ -37,19 +39,32 @@ log = logging.getLogger("mesopress.scheduler")
 
 @dataclasses.dataclass
 class PodRecord:
+    """An instance's machine state and footprint, the hash of the configuration its task was launched
+    with (`plans.rollout.config_hash`; "" before the first launch) and, while it is drained before a
+    kill (scale-down, rolling restart), the moment it left the endpoints."""
+
     state: im.InstanceState
     footprint: Footprint | None = None
+    config_hash: str = ""
+    drain_since: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "state": self.state.to_dict(),
             "footprint": self.footprint.to_dict() if self.footprint else None,
+            "config_hash": self.config_hash,
+            "drain_since": self.drain_since,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PodRecord:
         fp = data.get("footprint")
-        return cls(im.InstanceState.from_dict(data["state"]), Footprint.from_dict(fp) if fp else None)
+        return cls(
+            im.InstanceState.from_dict(data["state"]),
+            Footprint.from_dict(fp) if fp else None,
+            str(data.get("config_hash") or ""),
+            data.get("drain_since"),
+        )
 
 
 @dataclasses.dataclass
@@ -87,6 +102,15 @@ def load(store: StateStore) -> World:
     return world
 
 
+def kill_grace(task: dict[str, Any] | None, task_id: str) -> float | None:
+    """The grace period (seconds) of the stored task's KillPolicy, sent again with its KILL."""
+    if not task or task.get("task_id") != task_id:
+        return None
+    policy = (task.get("task_info") or {}).get("kill_policy") or {}
+    nanos = (policy.get("grace_period") or {}).get("nanoseconds")
+    return float(nanos) / 1e9 if isinstance(nanos, int | float) else None
+
+
 class Txn:
     """Staged changes + the effects they allow; nothing is visible until `commit` succeeds."""
 
@@ -101,6 +125,7 @@ class Txn:
         self.effects: list[fx.Effect] = []
         self.revive = False
         self.after: list[Callable[[World], None]] = []
+        self.forgotten: set[str] = set()
 
     def pod(self, name: str) -> PodRecord:
         if name not in self.pods:
@@ -129,7 +154,8 @@ class Txn:
 
     def _instance_effect(self, record: PodRecord, effect: Any) -> None:
         if isinstance(effect, ie.Kill) and effect.task_id:
-            self.effects.append(fx.Kill(effect.task_id, effect.agent_id))
+            grace = kill_grace(self.world.tasks.get(record.state.name), effect.task_id)
+            self.effects.append(fx.Kill(effect.task_id, effect.agent_id, grace))
         elif isinstance(effect, ie.Relaunch | ie.Replace):
             self.revive = True
         elif isinstance(effect, ie.DestroyOld) and record.footprint is not None:
@@ -157,6 +183,16 @@ class Txn:
         self.reservations[pid] = rv.ReservationState(pid, instance, since=self.now)
         self.reserve_event(pid, rv.Reserve(agent_id))
 
+    def forget(self, name: str, pids: tuple[str, ...] = ()) -> None:
+        """Delete an instance's records (pod, tasks) and the given reservation records: a decommissioned
+        instance leaves nothing a later scale-up could reuse."""
+        self.forgotten.add(name)
+        self.pods.pop(name, None)
+        self.tasks.pop(name, None)
+        for pid in pids:
+            if self.reservation(pid) is not None:
+                self.reservations[pid] = None
+
     def put_task(self, instance: str, record: dict[str, Any]) -> None:
         self.tasks[instance] = record
 
@@ -177,6 +213,8 @@ class Txn:
             _ = batch.delete_reservation(pid) if res is None else batch.put_reservation(pid, res.to_dict())
         for agent in self.gone:
             batch.put_recovery("agents", agent, {"gone_since": self.now})
+        for name in sorted(self.forgotten):
+            batch.delete_pod(name)
         return batch
 
     def commit(self, store: StateStore) -> list[fx.Effect] | None:
@@ -199,5 +237,8 @@ class Txn:
             else:
                 world.reservations[pid] = res
         world.gone_agents |= self.gone
+        for name in self.forgotten:
+            world.pods.pop(name, None)
+            world.tasks.pop(name, None)
         for hook in self.after:
             hook(world)

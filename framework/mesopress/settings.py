@@ -44,6 +44,9 @@ class Settings:
     reservation_timeout: float = 120.0
     reconcile_interval: float = 300.0
     advertise_url: str = ""
+    api_url: str = ""  # tried first by the proxy task (a VIP or DNS name of the schedulers' API)
+    drain_seconds: float = 10.0  # out of /v1/endpoints this long before a scale-down or restart kill
+    galera_monitor_interval: float | None = None  # None: adapters.galera_monitor.DEFAULT_INTERVAL; 0: off
 
     @property
     def advertised(self) -> str:
@@ -85,9 +88,12 @@ OPTIONS = (
     Option("unreachable_timeout", "MESOPRESS_UNREACHABLE_TIMEOUT", float, "seconds", "600"),
     Option("reservation_timeout", "MESOPRESS_RESERVATION_TIMEOUT", float, "seconds", "120"),
     Option("reconcile_interval", "MESOPRESS_RECONCILE_INTERVAL", float, "seconds", "300"),
+    Option("drain_seconds", "MESOPRESS_DRAIN_SECONDS", float, "seconds out of endpoints before a kill", "10"),
     Option(
         "advertise_url", "MESOPRESS_ADVERTISE_URL", str, "URL tasks fetch files from", "http://node1:8080"
     ),
+    Option("api_url", "MESOPRESS_API_URL", str, "API URL the proxy tries first (VIP)", "http://vip:8080"),
+    Option("galera_monitor_interval", "MESOPRESS_GALERA_MONITOR_INTERVAL", float, "seconds, 0: off", "5"),
 )
 SECRET_ENV = "MESOPRESS_SECRET"
 SECRET_FILE_ENV = "MESOPRESS_SECRET_FILE"
@@ -140,8 +146,14 @@ def check(settings: Settings) -> list[str]:
     for name in ("unreachable_timeout", "reservation_timeout", "reconcile_interval"):
         if getattr(settings, name) <= 0:
             errors.append(f"{name}: must be positive seconds, e.g. {getattr(Settings, name):g}")
+    if settings.galera_monitor_interval is not None and settings.galera_monitor_interval < 0:
+        errors.append("galera_monitor_interval: must be seconds >= 0, e.g. 5 (0 turns the monitor off)")
+    if settings.drain_seconds < 0:
+        errors.append("drain_seconds: must be seconds >= 0, e.g. 10 (more than the proxy's poll interval)")
     if settings.advertise_url and not re.match(r"^https?://[^/\s]+/?$", settings.advertise_url):
         errors.append("advertise_url: must be http://host:port, e.g. http://node1:8080 (empty: HOST + port)")
+    if settings.api_url and not re.match(r"^https?://[^/\s]+/?$", settings.api_url):
+        errors.append("api_url: must be http://host:port, e.g. http://mesopress.marathon:8080 (or empty)")
     for name in ("framework_name", "principal", "user"):
         if not getattr(settings, name):
             errors.append(f"{name}: must not be empty")

@@ -132,7 +132,10 @@ class EffectExecutor:
         elif isinstance(effect, effects.Decline):
             d.declineOffer(_ids(effect.offer_ids), _filters(effect.refuse_seconds))
         elif isinstance(effect, effects.Kill):
-            self._call("KILL", "kill", _task_ref(effect.task_id, effect.agent_id))
+            kill = _task_ref(effect.task_id, effect.agent_id)
+            if effect.grace_period is not None:  # Call.Kill.kill_policy overrides the TaskInfo's
+                kill["kill_policy"] = {"grace_period": {"nanoseconds": int(effect.grace_period * 1e9)}}
+            self._call("KILL", "kill", kill)
         elif isinstance(effect, effects.Reconcile):
             tasks = [_task_ref(_value(t.get("task_id")), _value(t.get("agent_id"))) for t in effect.tasks]
             self._call("RECONCILE", "reconcile", {"tasks": tasks})

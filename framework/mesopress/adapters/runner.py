@@ -83,6 +83,10 @@ class Runner:
         self._seen: dict[str, str | None] = {"leader": None, "framework_id": None}
         self._stopping = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="leader watcher", daemon=True)
+        # pod -> node -> live wsrep sample for /v1/galera; cli.wire sets the Galera monitor's
+        self.galera_samples: Callable[[], dict[str, Any]] = dict
+        # live schedulers' API URLs, this one first, for /v1/endpoints; cli.wire sets adapters.schedulers'
+        self.schedulers: Callable[[], list[str]] = list
 
     # -- outside threads -------------------------------------------------------------------------
     def start(self) -> None:
@@ -111,6 +115,12 @@ class Runner:
             return answers.get(timeout=timeout)
         except queue.Empty:
             return {"error": f"error running {kind}: no answer within {timeout:.0f}s"}
+
+    def secret(self, name: str) -> str | None:
+        """A generated secret of the leading core (None on a standby), for an adapter on another thread;
+        a plain dict read (secrets are only ever added), never logged."""
+        core = self._core if self._acting else None
+        return getattr(core, "secrets", {}).get(name) if core is not None else None
 
     def driver_crashed(self) -> None:
         """The pymesos IO thread died (its exception reached the main thread): start a new driver."""

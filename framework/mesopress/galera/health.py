@@ -9,6 +9,10 @@ again from zero, forever. Both questions are answered here from the same rows, w
   a health check must not kill it.
 
 Values missing from the rows (wsrep off, a half-started server) give a not-ready, not-transferring node.
+
+The scheduler's monitor (`adapters/galera_monitor.py`, shown in /v1/galera) keeps one `sample` per node:
+the raw wsrep values an operator knows by name, or `unreachable` with the error text, `scrub`bed of the
+password it logged in with.
 """
 
 from __future__ import annotations
@@ -55,6 +59,44 @@ def interpret(rows: Iterable[tuple[str, object]] | Mapping[str, object]) -> Node
         cluster_size=_int(status.get("wsrep_cluster_size"), default=0),
         seqno=_int(status.get("wsrep_last_committed"), default=-1),
     )
+
+
+# the wsrep status variables a monitor sample keeps, under their own names
+SAMPLED = (
+    "wsrep_local_state_comment",
+    "wsrep_cluster_status",
+    "wsrep_cluster_size",
+    "wsrep_last_committed",
+    "wsrep_cluster_state_uuid",
+    "wsrep_ready",
+)
+_INTS = frozenset({"wsrep_cluster_size", "wsrep_last_committed"})
+
+
+def sample(rows: Iterable[tuple[str, object]] | Mapping[str, object], at: float) -> dict[str, object]:
+    """A reachable node's monitor sample (JSON-ready): the `SAMPLED` values (sizes and seqno as ints,
+    None when the server does not report one, e.g. wsrep off), `ready` as `interpret` says, the time."""
+    pairs = rows.items() if isinstance(rows, Mapping) else rows
+    status = {_text(name).lower(): _text(value) for name, value in pairs}
+    out: dict[str, object] = {"reachable": True, "error": None, "sampled_at": at}
+    for name in SAMPLED:
+        raw = status.get(name)
+        out[name] = _int(raw, default=-1) if name in _INTS and raw is not None else raw
+    out["ready"] = interpret(status).ready
+    return out
+
+
+def unreachable(error: str, at: float) -> dict[str, object]:
+    """The sample of a node that could not be asked: every wsrep value unknown, the error kept."""
+    return {"reachable": False, "error": error, "sampled_at": at, "ready": False} | dict.fromkeys(SAMPLED)
+
+
+def scrub(text: str, *secrets: str) -> str:
+    """`text` with every non-empty secret replaced by <hidden> (an error message may quote a DSN)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<hidden>")
+    return text
 
 
 def alive(health: NodeHealth) -> bool:

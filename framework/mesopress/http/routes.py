@@ -11,6 +11,7 @@ leader's identity `host:port`, or answered 503 while no leader is known.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,6 +29,7 @@ class View(Protocol):
     def status(self) -> dict[str, Any]: ...
     def config(self) -> dict[str, Any]: ...
     def submit(self, kind: str, args: dict[str, Any], timeout: float = 10.0) -> Any: ...
+    def galera_samples(self) -> dict[str, Any]: ...  # optional: pod -> node -> live wsrep sample
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,18 @@ def _config(view: View, _: dict[str, str]) -> Answer:
 
 
 def _endpoints(view: View, _: dict[str, str]) -> Answer:
-    return Answer(200, view.snapshot.get("endpoints", {}))
+    """Per pod, and `schedulers`: the live schedulers' URLs, leader first (the proxy's list)."""
+    endpoints = dict(view.snapshot.get("endpoints", {}))
+    schedulers = getattr(view, "schedulers", list)()  # a view without the list: none added
+    return Answer(200, endpoints | ({"schedulers": schedulers} if schedulers else {}))
 
 
 def _galera(view: View, _: dict[str, str]) -> Answer:
-    return Answer(200, view.snapshot.get("galera", {}))
+    """The core's Galera view with each node's live wsrep sample (`live`, null when none yet)."""
+    from mesopress.http import galera_view
+
+    samples = getattr(view, "galera_samples", dict)()  # a view without a monitor: no samples
+    return Answer(200, galera_view.merge(view.snapshot.get("galera", {}), samples, time.time()))
 
 
 def _bundle(view: View, _: dict[str, str]) -> Answer:

@@ -13,7 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from mesopress.http import routes
+from mesopress.http import routes, ui
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:  # noqa: N802 - http.server name
+        if ui.serve(self):  # the operator web UI: / and /ui/<file> (http/ui.py), standbys too
+            return
         self._answer("GET")
 
     def do_POST(self) -> None:  # noqa: N802 - http.server name

@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "volumes": [{"container_path": VOLUME, "size": 2048}],
     "placement": {"unique_agent": True},
     "readiness_check": {"kind": "command", "command": CHECK, "interval": 3, "timeout": 10},
+    "kill_grace_period": 60,  # SIGTERM, then mariadbd leaves the cluster cleanly before any SIGKILL
 }
 SETTINGS = {
     "size": 3,

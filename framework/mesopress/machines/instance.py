@@ -40,6 +40,7 @@ from mesopress.machines.instance_events import (
     Replace,
     ReservationNotSeen,
     ReservationSeen,
+    RestartRequested,
     TaskStatus,
     UnreachableDeadlinePassed,
     describe,
@@ -101,7 +102,7 @@ class InstanceState:
 #   kill    send Kill, KILLING                    regoal only change the goal
 #   ready   READY                                 moved  follow the reservation to its agent id
 #   dead    reservation offered, so no task uses it: rest       back   old reservation is back: relaunch
-#   repl    start the granted replacement
+#   repl    start the granted replacement         restrt kill, keep goal RUNNING: relaunch in place
 MESOS_GRID = """
 .                offer  staging starting running killing ended unreach gone
 PENDING_RESERVE  launch stale   stale    stale   N       N     N       N
@@ -119,20 +120,20 @@ STOPPED          I      live    live     live    N       N     N       perm
 DECOMMISSIONED   I      stale   stale    stale   N       N     N       N
 """
 COMMAND_GRID = """
-.                ready agent_gone deadline replace kill start  seen  not_seen replacement
-PENDING_RESERVE  N     N          N        N       idle regoal N     N        I
-LAUNCHING        N     perm       N        kill    kill regoal N     notseen  I
-STAGING          N     perm       N        kill    kill regoal dead  N        I
-STARTING         N     perm       N        kill    kill regoal dead  N        I
-RUNNING          ready perm       N        kill    kill regoal dead  N        I
-READY            N     perm       N        kill    kill regoal dead  N        I
-FAILED           N     perm       N        idle    idle regoal moved notseen  I
-UNREACHABLE      N     perm       deadl    perm    kill regoal dead  N        I
-LOST_PERMANENTLY N     N          N        regoal  idle regoal back  N        repl
-REPLACING        N     N          N        N       idle regoal N     N        N
-KILLING          N     perm       N        kill    kill regoal dead  N        I
-STOPPED          N     perm       N        idle    idle idle   moved N        I
-DECOMMISSIONED   N     N          N        I       N    I      N     N        I
+.                ready agent_gone deadline replace kill start  seen  not_seen replacement restart
+PENDING_RESERVE  N     N          N        N       idle regoal N     N        I           N
+LAUNCHING        N     perm       N        kill    kill regoal N     notseen  I           N
+STAGING          N     perm       N        kill    kill regoal dead  N        I           N
+STARTING         N     perm       N        kill    kill regoal dead  N        I           N
+RUNNING          ready perm       N        kill    kill regoal dead  N        I           restrt
+READY            N     perm       N        kill    kill regoal dead  N        I           restrt
+FAILED           N     perm       N        idle    idle regoal moved notseen  I           N
+UNREACHABLE      N     perm       deadl    perm    kill regoal dead  N        I           N
+LOST_PERMANENTLY N     N          N        regoal  idle regoal back  N        repl        N
+REPLACING        N     N          N        N       idle regoal N     N        N           N
+KILLING          N     perm       N        kill    kill regoal dead  N        I           N
+STOPPED          N     perm       N        idle    idle idle   moved N        I           N
+DECOMMISSIONED   N     N          N        I       N    I      N     N        I           I
 """
 
 
@@ -253,6 +254,12 @@ def _kill(state: InstanceState, event: Event, now: float) -> Result[InstanceStat
     return _enter(state, now, f"killing for {describe(event)}", kill, status=status, **_goal_change(event))
 
 
+def _restart(state: InstanceState, event: RestartRequested, now: float) -> Result[InstanceState]:
+    kill = Kill(state.name, state.task_id or "", state.agent_id or "")
+    why = "restarting with the new configuration: kill, then relaunch in place"
+    return _enter(state, now, why, kill, status=Status.KILLING, goal=Goal.RUNNING)
+
+
 def _unreachable(state: InstanceState, event: TaskStatus, now: float) -> Result[InstanceState]:
     if not state.reserved:
         return _settle(state, now, f"{describe(event)} before the reservation was confirmed")
@@ -336,6 +343,7 @@ _ACTIONS: dict[str, Callable[[InstanceState, Any, float], Result[InstanceState]]
     "dead": _dead,
     "back": _back,
     "repl": _replacement,
+    "restrt": _restart,
 }
 
 

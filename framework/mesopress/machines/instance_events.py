@@ -139,6 +139,14 @@ class KillRequested:
 
 
 @dataclasses.dataclass(frozen=True)
+class RestartRequested:
+    """Restart a running instance in place with the current configuration (a rolling restart): kill it
+    and keep goal RUNNING, so its end settles into FAILED and a relaunch on the same reservation."""
+
+    key = "restart"
+
+
+@dataclasses.dataclass(frozen=True)
 class StartRequested:
     """Run a stopped instance again."""
 
@@ -176,6 +184,7 @@ Event = (
     | UnreachableDeadlinePassed
     | OperatorReplace
     | KillRequested
+    | RestartRequested
     | StartRequested
     | ReservationSeen
     | ReservationNotSeen

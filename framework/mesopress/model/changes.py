@@ -3,12 +3,15 @@
 Stateful pods own reservations and volumes on particular agents, so some edits cannot be carried
 out without losing data or stranding an instance; those are refused with the reason and the fix, and
 the caller keeps the old configuration (nothing changes). Refused: renaming the service, changing its
-role or principal (every reservation is labelled/reserved with them), removing a pod, lowering a
-count, removing, moving (``container_path``), shrinking, growing or adding a volume of an existing
+role or principal (every reservation is labelled/reserved with them), removing a pod, a count below
+1, removing, moving (``container_path``), shrinking, growing or adding a volume of an existing
 pod, changing its ports, and tightening placement unless every existing instance already satisfies
 the new rules (checked by the injected ``verify_placement``, because where instances run is runtime
 state this layer does not hold). Allowed, and applied on the next (re)launch: cpus, mem, command,
-environment, user, checks, higher counts, new pods, looser placement.
+environment, user, checks, kill grace period, higher and lower counts, new pods, looser placement.
+A lower count decommissions the surplus instances, highest index first, one at a time
+(`plans.decommission`): each is drained, killed, its volume destroyed and its resources unreserved,
+then its record forgotten; Galera's own rule (odd, at least 3) is checked by the Galera kind.
 """
 
 from __future__ import annotations
@@ -53,10 +56,10 @@ def check_pod(old: PodSpec, new: PodSpec, verify_placement: PlacementVerifier | 
     """Reasons an existing pod cannot take its new spec."""
     path = f"pods[{old.name}]"
     reasons = []
-    if new.count < old.count:
+    if new.count < 1:
         reasons.append(
-            f"{path}.count: cannot shrink from {old.count} to {new.count}: instances own volumes; "
-            f"set count back to {old.count}"
+            f"{path}.count: cannot go below 1 (asked {new.count}): a pod keeps at least one instance; "
+            f"set count to 1 or more"
         )
     reasons += _check_volumes(old, new, path)
     if old.ports != new.ports:

@@ -87,6 +87,10 @@ CPUS = _rule(lambda v: _is_number(v) and 0.01 <= v <= 1024, "must be a number of
 MIB = _rule(lambda v: _is_int(v) and v > 0, "must be a positive integer of MiB, e.g. 1024")
 PORT = _rule(lambda v: _is_int(v) and 0 <= v <= 65535, "must be 0 (any) or a port 1-65535, e.g. 3306")
 BOOL = _rule(lambda v: isinstance(v, bool), "must be true or false")
+GRACE = _rule(
+    lambda v: _is_number(v) and 0 < v <= 3600,
+    "must be a number of seconds > 0 (and at most 3600), e.g. 60 for a clean database shutdown",
+)
 SECONDS = _rule(lambda v: _is_number(v) and v >= 0, "must be a number of seconds >= 0, e.g. 10")
 POSITIVE = _rule(lambda v: _is_int(v) and v >= 1, "must be an integer >= 1, e.g. 3")
 KIND = _rule(lambda v: v in CHECK_KINDS, f"must be one of {', '.join(CHECK_KINDS)}")
@@ -163,6 +167,7 @@ POD = _object(
     | {"volumes": (_list_of(VOLUME_ITEM, "[{container_path: data, size: 1024}]"), False)}
     | {"placement": (PLACEMENT, False), "env": (_env_check, False), "user": (TEXT, False)}
     | {"readiness_check": (CHECK, False), "health_check": (CHECK, False)}
+    | {"kill_grace_period": (GRACE, False)}
     | {"kind": (_rule(lambda v: v in POD_KINDS, f"must be one of {', '.join(POD_KINDS)}"), False)}
     | {"galera": (_rule(lambda v: isinstance(v, dict), "must be a mapping, e.g. {size: 3}"), False)}
 )
@@ -201,14 +206,28 @@ def validate(doc: Any) -> list[str]:
     return errors
 
 
+# Seconds between SIGTERM and SIGKILL by pod kind, unless the pod sets `kill_grace_period` (Galera's is
+# in its kind's defaults): WordPress quits nginx then php-fpm gracefully (up to 15 s each).
+KILL_GRACE = {"wordpress": 35, "proxy": 15, "media": 15}
+
+
 def expand(doc: Any) -> Any:
     """The service file with each kind's pod defaults filled in (`kind: galera`: command, ports, volume,
-    user, readiness check, count from `galera.size`); the operator's own fields win."""
+    user, readiness check, count from `galera.size`, a 60 s kill grace period; WordPress, proxy and
+    media pods: `KILL_GRACE`); the operator's own fields win."""
     if not isinstance(doc, dict) or not isinstance(doc.get("pods"), list):
         return doc
-    galera = [isinstance(p, dict) and p.get("kind") == "galera" for p in doc["pods"]]
-    pods = [galera_kind.expand(p) if g else p for p, g in zip(doc["pods"], galera, strict=True)]
+    pods = [_expand_pod(p) for p in doc["pods"]]
     return dict(doc, pods=pods)
+
+
+def _expand_pod(pod: Any) -> Any:
+    if not isinstance(pod, dict):
+        return pod
+    if pod.get("kind") == "galera":
+        return galera_kind.expand(pod)
+    grace = KILL_GRACE.get(str(pod.get("kind", "")))
+    return {"kill_grace_period": grace} | pod if grace is not None else pod
 
 
 def _items(obj: Any, key: str) -> list[dict[str, Any]]:

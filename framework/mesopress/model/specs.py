@@ -91,6 +91,7 @@ class PodSpec:
     health_check: CheckSpec | None = None
     kind: str = ""  # "" (generic) or a pod kind, e.g. galera (see mesopress.kinds)
     kind_settings: str = "{}"  # the kind's own section (e.g. `galera:`) as key-sorted JSON
+    kill_grace_period: float | None = None  # seconds between SIGTERM and SIGKILL (None: Mesos' default)
 
     def port(self, name: str) -> PortSpec | None:
         return next((p for p in self.ports if p.name == name), None)
@@ -144,6 +145,7 @@ def _build_pod(doc: Mapping[str, Any], user: str) -> PodSpec:
         health_check=_build_check(doc.get("health_check")),
         kind=doc.get("kind", ""),
         kind_settings=json.dumps(doc.get(doc.get("kind", ""), None) or {}, sort_keys=True),
+        kill_grace_period=float(doc["kill_grace_period"]) if "kill_grace_period" in doc else None,
     )
 
 

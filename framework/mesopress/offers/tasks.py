@@ -34,11 +34,18 @@ def render(
         "command": _command(request, ctx, ports),
         "labels": labels.to_labels({ids.LABEL_SERVICE: ctx.service, ids.LABEL_INSTANCE: request.instance}),
     }
+    if pod.kill_grace_period is not None:
+        task["kill_policy"] = kill_policy(pod.kill_grace_period)
     if pod.health_check is not None:
         task["health_check"] = render_health_check(pod.health_check, ports)
     if pod.readiness_check is not None:
         task["check"] = render_check(pod.readiness_check, ports)
     return task
+
+
+def kill_policy(grace_seconds: float) -> dict[str, Any]:
+    """A Mesos ``KillPolicy``: SIGTERM, then ``grace_seconds`` for a clean exit before SIGKILL."""
+    return {"grace_period": {"nanoseconds": int(round(grace_seconds * 1e9))}}
 
 
 def _command(request: Request, ctx: Context, ports: Mapping[str, int]) -> dict[str, Any]:

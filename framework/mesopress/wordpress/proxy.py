@@ -15,6 +15,7 @@ SIGUSR2, so the new workers start with the old health verdicts, and the listener
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,10 @@ def _server(item: Any, where: str, errors: list[str]) -> Server | None:
     return Server(name, str(host), port, bool(item.get("synced", True)))
 
 
+# The key of /v1/endpoints that lists the live schedulers' API URLs, leader first (not a pod).
+SCHEDULERS_KEY = "schedulers"
+ENDPOINTS_PATH = "/v1/endpoints"
+
 # The scheduler's /v1/endpoints lists every pod's instances as {instance, host, ports, ready}: which
 # of them the proxy uses, and on which named port (web instances only when READY; every Galera node,
 # Synced = READY, so the one writer is a node the scheduler saw Synced).
@@ -68,7 +73,8 @@ SCHEDULER_GROUPS = {"wordpress": ("http", True), "media": ("http", True), "galer
 
 
 def _is_scheduler_view(data: Mapping[str, Any]) -> bool:
-    entries = [e for group in data.values() if isinstance(group, list) for e in group]
+    groups = (group for key, group in data.items() if key != SCHEDULERS_KEY and isinstance(group, list))
+    entries = [e for group in groups for e in group]
     return bool(entries) and all(isinstance(e, Mapping) and "instance" in e for e in entries)
 
 
@@ -89,6 +95,8 @@ def from_scheduler(data: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
 def parse_endpoints(data: Any) -> Endpoints:
     """Endpoints from this module's JSON or the scheduler's /v1/endpoints view; raises ValueError
     naming every bad entry."""
+    if isinstance(data, Mapping) and isinstance(data.get("error"), str):
+        raise ValueError(f"error reading endpoints: the answer is an error: {data['error']}")
     if isinstance(data, Mapping) and isinstance(data.get("endpoints"), Mapping):
         data = data["endpoints"]
     if isinstance(data, Mapping) and _is_scheduler_view(data):
@@ -107,6 +115,41 @@ def parse_endpoints(data: Any) -> Endpoints:
     if errors:
         raise ValueError("error reading endpoints: " + "; ".join(errors))
     return Endpoints(**groups)
+
+
+def endpoints_url(url: str) -> str:
+    """A scheduler's /v1/endpoints URL from its base URL (`http://host:port`) or that URL itself."""
+    url = url.strip().rstrip("/")
+    return url if url.endswith(ENDPOINTS_PATH) else url + ENDPOINTS_PATH
+
+
+def base_url(url: str) -> str:
+    """`http://host:port` from `http://host:port/v1/endpoints` (other URLs as they are, minus a '/')."""
+    return url.strip().rstrip("/").removesuffix(ENDPOINTS_PATH)
+
+
+def is_url(value: Any) -> bool:
+    return isinstance(value, str) and re.match(r"^https?://[^/\s]+(/\S*)?$", value.strip()) is not None
+
+
+def schedulers_in(data: Any) -> list[str] | None:
+    """The live scheduler URLs an answer lists (`"schedulers": [...]`), or None when it lists none
+    (an older scheduler, a file) or the list is not a non-empty list of http(s) URLs: keep yours then."""
+    found = data.get(SCHEDULERS_KEY) if isinstance(data, Mapping) else None
+    if not isinstance(found, list) or not found or not all(is_url(u) for u in found):
+        return None
+    return candidates([], found)
+
+
+def candidates(pinned: Sequence[str], known: Sequence[str]) -> list[str]:
+    """The base URLs to try, in order: the pinned ones (the operator's `api_url`), then the known
+    schedulers (leader first); normalized, without blanks or duplicates."""
+    out: list[str] = []
+    for url in (*pinned, *known):
+        url = base_url(url)
+        if url and url not in out:
+            out.append(url)
+    return out
 
 
 def to_json(endpoints: Endpoints) -> dict[str, list[dict[str, Any]]]:

@@ -68,24 +68,25 @@ EVENTS: dict[str, ev.Event] = {
     "seen": ev.ReservationSeen("a9"),
     "not_seen": ev.ReservationNotSeen(60.0),
     "replacement": ev.ReplacementStarted(),
+    "restart": ev.RestartRequested(),
 }
 
 # Expected outcome of every (status, event): "." NOOP, "!" ILLEGAL, else SUCCESS into that status code.
 EXPECTED = """
-.   offer staging starting running killing ended unreach gone ready agent_gone deadline replace kill start seen not_seen replacement
-PR  LA    PR      PR       PR      .       .     .       .    .     .          .        .       SP   .     .    .        !
-LA  !     SG      ST       RU      KI      PR    PR      PR   .     PR         .        KI      KI   .     .    PR       !
-SG  !     .       ST       RU      KI      FA    UR      LP   .     LP         .        KI      KI   .     FA   .        !
-ST  !     .       .        RU      KI      FA    UR      LP   .     LP         .        KI      KI   .     FA   .        !
-RU  !     .       .        .       KI      FA    UR      LP   RD    LP         .        KI      KI   .     FA   .        !
-RD  !     .       .        .       KI      FA    UR      LP   .     LP         .        KI      KI   .     FA   .        !
-FA  LA    SG      ST       RU      .       .     UR      LP   .     LP         .        LP      SP   .     FA   FA       !
-UR  !     SG      ST       RU      KI      FA    .       LP   .     LP         LP       LP      UR   .     FA   .        !
-LP  !     SG      ST       RU      .       .     .       .    .     .          .        LP      LP   .     FA   .        RP
-RP  LA    RP      RP       RP      .       .     .       .    .     .          .        .       SP   .     .    .        .
-KI  !     KI      KI       KI      .       SP    UR      LP   .     LP         .        KI      KI   KI    SP   .        !
-SP  !     KI      KI       KI      .       .     .       LP   .     LP         .        LP      .    FA    SP   .        !
-DE  !     DE      DE       DE      .       .     .       .    .     .          .        !       .    !     .    .        !
+.   offer  staging  starting  running  killing  ended  unreach  gone  ready  agent_gone  deadline  replace  kill  start  seen  not_seen  replacement  restart
+PR  LA     PR       PR        PR       .        .      .        .     .      .           .         .        SP    .      .     .         !            .
+LA  !      SG       ST        RU       KI       PR     PR       PR    .      PR          .         KI       KI    .      .     PR        !            .
+SG  !      .        ST        RU       KI       FA     UR       LP    .      LP          .         KI       KI    .      FA    .         !            .
+ST  !      .        .         RU       KI       FA     UR       LP    .      LP          .         KI       KI    .      FA    .         !            .
+RU  !      .        .         .        KI       FA     UR       LP    RD     LP          .         KI       KI    .      FA    .         !            KI
+RD  !      .        .         .        KI       FA     UR       LP    .      LP          .         KI       KI    .      FA    .         !            KI
+FA  LA     SG       ST        RU       .        .      UR       LP    .      LP          .         LP       SP    .      FA    FA        !            .
+UR  !      SG       ST        RU       KI       FA     .        LP    .      LP          LP        LP       UR    .      FA    .         !            .
+LP  !      SG       ST        RU       .        .      .        .     .      .           .         LP       LP    .      FA    .         RP           .
+RP  LA     RP       RP        RP       .        .      .        .     .      .           .         .        SP    .      .     .         .            .
+KI  !      KI       KI        KI       .        SP     UR       LP    .      LP          .         KI       KI    KI     SP    .         !            .
+SP  !      KI       KI        KI       .        .      .        LP    .      LP          .         LP       .     FA     SP    .         !            .
+DE  !      DE       DE        DE       .        .      .        .     .      .           .         !        .     !      .     .         !            !
 """  # noqa: E501
 
 
@@ -352,6 +353,8 @@ def _random_event(rng: random.Random, state: InstanceState) -> ev.Event:
         return ev.TaskStatus(task, mesos_state, reason, state.agent_id or "a1")
     if rng.random() < 0.03:
         return ev.KillRequested(Goal.DECOMMISSIONED)
+    if rng.random() < 0.03:
+        return ev.RestartRequested()
     others = [e for key, e in EVENTS.items() if key in ("offer", "ready", "deadline", "replace", "kill")]
     others += [e for key, e in EVENTS.items() if key in ("start", "not_seen", "replacement", "seen")]
     event = rng.choice(others + [ev.OfferAccepted("a2", f"t{rng.randrange(1000)}"), ev.AgentGone("a2")])
@@ -385,3 +388,20 @@ def test_random_histories_keep_the_invariants() -> None:
             assert not (state.status is S.REPLACING and state.reserved)
             assert InstanceState.from_dict(state.to_dict()) == state
     assert seen == set(Status)
+
+
+def test_a_restart_kills_keeps_goal_running_and_relaunches_in_place_when_the_task_ends() -> None:
+    """A rolling restart: READY -> KILLING (goal RUNNING, Kill sent) -> TASK_KILLED -> FAILED + Relaunch."""
+    result = instance.transition(FIXTURES[S.READY], ev.RestartRequested(), NOW)
+    assert result.state.status is S.KILLING and result.state.goal is Goal.RUNNING
+    assert [type(e) for e in result.effects] == [ev.Kill]
+    ended = ev.TaskStatus(result.state.task_id or "", "TASK_KILLED", "", "a1")
+    after = instance.transition(result.state, ended, NOW + 1)
+    assert after.state.status is S.FAILED and after.state.reserved
+    assert [type(e) for e in after.effects] == [ev.Relaunch]
+    assert instance.offer_need(after.state) == ("relaunch", "a1")
+
+
+def test_a_restart_of_an_instance_that_is_not_running_changes_nothing() -> None:
+    for status in (S.FAILED, S.LAUNCHING, S.STAGING, S.KILLING, S.STOPPED, S.UNREACHABLE):
+        assert instance.transition(FIXTURES[status], ev.RestartRequested(), NOW).kind is Kind.NOOP
