@@ -11,6 +11,8 @@ Why it exists: parse, wire, start, and nothing else (no decisions). The order ma
     python -m mesopress plans|pods|state|config|uninstall [--url http://HOST:PORT]
     python -m mesopress galera [--url http://HOST:PORT]    (every Galera node's live wsrep state, a table)
     python -m mesopress replace INSTANCE [--url http://HOST:PORT]
+    python -m mesopress update FILE|- [--url http://HOST:PORT]  (a new service file for the running service;
+                                       prints its version, or every reason it is refused and exits 2)
     python -m mesopress secret NAME [--url http://HOST:PORT]    (prints one generated secret's value)
 """
 
@@ -26,6 +28,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from mesopress import settings as settings_module
@@ -42,10 +45,12 @@ OPERATOR = {
     "replace": "POST",
     "secret": "GET",
     "galera": "GET",
+    "update": "POST",
 }
 USAGE = (
     "usage: mesopress scheduler --config FILE [flags] | mesopress {plans,pods,state,config,uninstall,galera} "
-    "[--url URL] | mesopress replace INSTANCE [--url URL] | mesopress secret NAME [--url URL]"
+    "[--url URL] | mesopress replace INSTANCE [--url URL] | mesopress secret NAME [--url URL] "
+    "| mesopress update FILE|- [--url URL]"
 )
 
 
@@ -82,7 +87,7 @@ def load(argv: list[str]) -> config.Loaded | None:
     )
     try:
         loaded = config.load_file(flags, os.environ)
-        site_errors = site_kinds_module().check_service(loaded.service)
+        site_errors = config.site_errors(loaded.service)
         if site_errors:
             raise config.ConfigError(site_errors)
         return loaded
@@ -148,24 +153,23 @@ def wire(loaded: config.Loaded, parts: dict[str, Any]) -> None:
     def schedulers() -> list[str]:  # read by the leader only: itself first
         return live.urls(first=url_of(identity))
 
+    def kinds_for(spec: Any) -> dict[str, Any]:
+        return pod_kinds(spec, f"{settings.advertised}/v1/endpoints", schedulers, settings.api_url)
+
     def core(store: StateStore) -> Any:
         from mesopress.scheduler import SchedulerCore
 
-        return SchedulerCore(
-            settings,
-            service,
-            store,
-            kinds=pod_kinds(service, f"{settings.advertised}/v1/endpoints", schedulers, settings.api_url),
-        )
+        return SchedulerCore(settings, service, store, doc=loaded.doc, kinds_for=kinds_for)
 
     store = StateStore(persister)
 
     def describe() -> dict[str, Any]:
+        """/v1/config: the running target (the leader's, from its snapshot; else the file's)."""
         target, deployed = _stored_versions(store)
-        return {"service": asdict(service), "settings": settings.describe()} | {
-            "target": target,
-            "deployed": deployed,
-        }
+        running = dict(parts["runner"].snapshot.get("config") or {}) if "runner" in parts else {}
+        answer = {"service": running.get("target") or asdict(service), "settings": settings.describe()}
+        answer |= {"target": target, "deployed": deployed}
+        return answer | ({"refused": running["refused"]} if running.get("refused") else {})
 
     parts["runner"] = runner = Runner(
         store,
@@ -244,9 +248,13 @@ def run_operator(command: str, argv: list[str]) -> int:
         parser.add_argument("instance", help="pod instance to replace, e.g. db-1")
     if command == "secret":
         parser.add_argument("name", help="secret name, e.g. wordpress-admin-password")
+    if command == "update":
+        parser.add_argument("file", help="the new service file (YAML or JSON); - reads standard input")
     default = os.environ.get("MESOPRESS_URL", "http://127.0.0.1:8080")
     parser.add_argument("--url", default=default, help="a scheduler's API ($MESOPRESS_URL)")
     args = parser.parse_args(argv)
+    if command == "update":
+        return run_update(args.file, args.url)
     path = {
         "replace": f"/v1/pods/{getattr(args, 'instance', '')}/replace",
         "secret": f"/v1/secrets/{getattr(args, 'name', '')}",
@@ -274,16 +282,40 @@ def run_operator(command: str, argv: list[str]) -> int:
     return 0
 
 
-def request(method: str, url: str, hops: int = 3) -> tuple[int, Any]:
-    """One JSON request, following 307 redirects (also for POST) up to `hops` times."""
-    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+def run_update(path: str, url: str) -> int:
+    """`mesopress update FILE`: POST the file to /v1/config; 0 and the version, or 2 and every reason."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        print(f"mesopress: error reading {path}: {err}; give a readable service file", file=sys.stderr)
+        return 2
+    try:
+        status, body = request("POST", url.rstrip("/") + "/v1/config", data=text.encode("utf-8"))
+    except OSError as err:
+        print(f"mesopress: error reaching {url}: {err}", file=sys.stderr)
+        return 1
+    body = body if isinstance(body, dict) else {}
+    if status == 200 and body.get("ok") is True:
+        print(f"configuration {body.get('version')}" + (" (unchanged)" if body.get("unchanged") else ""))
+        return 0
+    reasons = body.get("reasons") or [body.get("error") or f"HTTP {status}"]
+    print(f"mesopress: the configuration was refused (HTTP {status}), nothing changed:", file=sys.stderr)
+    for reason in reasons:
+        print(f"  {reason}", file=sys.stderr)
+    return 2
+
+
+def request(method: str, url: str, hops: int = 3, data: bytes | None = None) -> tuple[int, Any]:
+    """One JSON request, following 307 redirects (also for POST, with the same body) up to `hops` times."""
+    body = (data or b"") if method == "POST" else None
+    req = urllib.request.Request(url, method=method, data=body)
     try:
         with urllib.request.urlopen(req, timeout=15) as resp:
             return resp.status, json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as err:
         location = err.headers.get("Location")
         if err.code == 307 and location and hops > 0:
-            return request(method, location, hops - 1)
+            return request(method, location, hops - 1, data)
         try:
             return err.code, json.loads(err.read() or b"null")
         except ValueError:

@@ -15,6 +15,7 @@ Topic modules: `scheduler_offers` (OFFERS), `scheduler_status` (UPDATE, timers, 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
@@ -61,12 +62,22 @@ class SchedulerCore:
         kinds: Mapping[str, PodKind] | None = None,
         max_refusals: int = 20,
         new_token: Callable[[], str] = scheduler_artifacts.new_token,
+        doc: Mapping[str, Any] | None = None,
+        kinds_for: Callable[[ServiceSpec], Mapping[str, PodKind]] | None = None,
     ) -> None:
         self.settings, self.service, self.store = settings, service, store
         self.clock, self.new_uuid, self.new_token = clock, new_uuid, new_token
         self.secrets: dict[str, str] = {}  # generated service secrets; never logged
         self.galera: dict[str, Any] = {}  # recovery/galera records (scheduler_galera)
+        self.kinds_for = kinds_for  # the pod kinds of a spec (cli.pod_kinds); None: `kinds` as given
+        if kinds is None and kinds_for is not None:
+            kinds = kinds_for(service)
         self.kinds: dict[str, PodKind] = dict(kinds or {})
+        # the service file `service` was built from (kinds' defaults filled in), checked against the
+        # stored target at load (scheduler_commands.take_file); then the running target's
+        self.target_doc: dict[str, Any] | None = dict(doc) if doc is not None else None
+        self.config_version: str | None = None  # the stored target configuration's version
+        self.refused: dict[str, Any] | None = None  # an edited service file refused at load: why
         self.max_refusals = max_refusals
         self.world = scheduler_state.World()
         self.deploy_plan = Plan("deploy")
@@ -86,6 +97,7 @@ class SchedulerCore:
             return
         self.world = scheduler_state.load(self.store)
         self.framework_id = self.store.framework_id()
+        scheduler_commands.take_file(self)
         scheduler_commands.ensure_instances(self)
         self.secrets = scheduler_artifacts.load_secrets(self.store)
         scheduler_artifacts.ensure_secrets(self)
@@ -129,8 +141,13 @@ class SchedulerCore:
         return []
 
     def snapshot(self) -> dict[str, Any]:
-        """An immutable plain-data view for the HTTP API (plans, pods, state)."""
-        return scheduler_snapshot.build(self)
+        """An immutable plain-data view for the HTTP API (plans, pods, state); `config` also holds the
+        target's version and, after an edited service file was refused at load, `refused`."""
+        view = scheduler_snapshot.build(self)
+        view["config"] = dict(view.get("config") or {}, version=self.config_version)
+        if self.refused is not None:
+            view["config"]["refused"] = copy.deepcopy(self.refused)
+        return view
 
     def _dispatch(self, event: ev.Event, now: float) -> list[fx.Effect]:
         if self.finished or not self.loaded:
@@ -268,10 +285,18 @@ class SchedulerCore:
     def apply_service(self, service: ServiceSpec) -> None:
         """Take an accepted configuration: new instances appear, the deploy plan follows the counts, kinds
         render from the new pod settings; the decommission and rollout plans follow at the next drive."""
-        self.service = service
-        for pod in service.pods:
-            kind = self.kinds.get(pod.name)
-            if isinstance(kind, GaleraKind):  # it renders galera.json from the pod's `galera:` section
-                self.kinds[pod.name] = dataclasses.replace(kind, settings=json.loads(pod.kind_settings))
+        self.take_service(service)
         scheduler_commands.ensure_instances(self)
         self.deploy_plan = scheduler_plans.build_deploy(self, self.deploy_plan)
+
+    def take_service(self, service: ServiceSpec) -> None:
+        """Run `service` from now on: the pod kinds follow it (built anew by `kinds_for`, else each
+        Galera kind renders galera.json from the pod's new `galera:` section)."""
+        self.service = service
+        if self.kinds_for is not None:
+            self.kinds = dict(self.kinds_for(service))
+            return
+        for pod in service.pods:
+            kind = self.kinds.get(pod.name)
+            if isinstance(kind, GaleraKind):
+                self.kinds[pod.name] = dataclasses.replace(kind, settings=json.loads(pod.kind_settings))

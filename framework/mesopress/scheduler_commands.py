@@ -8,6 +8,9 @@ beyond what running instances satisfy, a count stays >= 1, ...) and with the pod
 (Galera: an odd size of at least 3, unless `allow_even`); a refused update changes nothing. An
 accepted one may lower a count (the decommission plan removes the surplus instances) or change what
 tasks are rendered from (the rollout plan restarts the instances one at a time).
+
+The same check runs at load (`take_file`) when the scheduler restarts with an edited service file: a
+refused file does not replace the stored target configuration, which keeps running.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from mesopress.galera import config as galera_config
 from mesopress.kinds import galera as galera_kind
 from mesopress.machines import instance_events as ie
 from mesopress.machines.instance import InstanceState
-from mesopress.model import changes, ids
+from mesopress.model import changes, config, ids, specs
 from mesopress.model.specs import PodSpec, ServiceSpec
 from mesopress.offers import placement
 from mesopress.scheduler_state import PodRecord, Txn
+from mesopress.state.store import Batch
 
 if TYPE_CHECKING:
     from mesopress.scheduler import SchedulerCore
@@ -104,20 +108,87 @@ def update_config(core: SchedulerCore, args: Mapping[str, Any], now: float) -> A
     new = args.get("service")
     if not isinstance(new, ServiceSpec):
         return [], {"ok": False, "reasons": ["service: the command carries no service spec"]}
-    reasons = changes.check_update(core.service, new, lambda pod: _verify_placement(core, pod))
-    reasons += kind_reasons(new)
+    doc = dict(args["doc"]) if isinstance(args.get("doc"), Mapping) else None
+    if doc is not None and doc == core.target_doc and new == core.service and core.config_version:
+        return [], {"ok": True, "version": core.config_version, "unchanged": True}
+    reasons = refusals(core, core.service, new)
     if reasons:
         log.warning("configuration update refused: %s", "; ".join(reasons))
         return [], {"ok": False, "reasons": reasons}
     txn = Txn(core.world, now)
-    version = str(args.get("version") or f"v{int(now)}")
-    if isinstance(args.get("doc"), Mapping):
-        txn.batch.put_config(version, dict(args["doc"])).put_target_config(version)
+    version = str(args.get("version") or new_version(core, now))
+    if doc is not None:
+        txn.batch.put_config(version, doc).put_target_config(version)
     effects = txn.commit(core.store)
     if effects is None:
-        return [], {"ok": False, "reasons": ["error storing the new configuration; nothing changed"]}
+        reason = "error storing the new configuration; nothing changed, try again"
+        return [], {"ok": False, "reasons": [reason], "retry": True}
+    if doc is not None:
+        core.config_version, core.target_doc, core.refused = version, doc, None
     core.apply_service(new)
     return effects, {"ok": True, "version": version}
+
+
+def refusals(core: SchedulerCore, old: ServiceSpec, new: ServiceSpec) -> list[str]:
+    """Every reason the running service (`old`) cannot take `new`: `changes.check_update` with the
+    running instances' placement, and the pod kinds' own rules."""
+    reasons = changes.check_update(old, new, lambda pod: _verify_placement(core, pod))
+    return reasons + kind_reasons(new)
+
+
+def new_version(core: SchedulerCore, now: float) -> str:
+    """A configuration version not stored yet: `v<seconds>`, `v<seconds>-2`, ..."""
+    version, n = f"v{int(now)}", 1
+    while version == core.config_version or core.store.config(version) is not None:
+        n += 1
+        version = f"v{int(now)}-{n}"
+    return version
+
+
+def take_file(core: SchedulerCore) -> None:
+    """At load: the service file this process started with against the stored target configuration.
+
+    No target stored yet (first start): the file becomes it. The same file: nothing to do. An edited
+    file is checked like `update_config`: accepted, it is stored as the new target; refused, the
+    STORED configuration keeps running (its spec rebuilt from the stored file), every reason is
+    logged at ERROR and shown by /v1/config (`refused`), and nothing is written. Raises StoreError."""
+    file_doc = core.target_doc
+    version = core.store.target_config()
+    core.config_version = version
+    if file_doc is None:  # a core given no file (tests): it only reads the stored version
+        return
+    now = core.clock()
+    stored = core.store.config(version) if version else None
+    if stored is None:
+        version = new_version(core, now)
+        core.store.commit(Batch().put_config(version, dict(file_doc)).put_target_config(version))
+        core.config_version = version
+        log.info("configuration %s: the service file, stored as the target (first start)", version)
+        return
+    if stored == file_doc:
+        return
+    errors = config.validate(stored)
+    if errors:  # stored by an older version with other rules: nothing to compare with, take the file
+        log.warning("stored configuration %s no longer loads (%s): taking the file", version, errors)
+        running = None
+    else:
+        running = specs.build_service(config.expand(stored), core.service.role, core.service.principal)
+    reasons = refusals(core, running, core.service) if running is not None else []
+    if running is not None and reasons:
+        for reason in reasons:
+            log.error("the edited service file is refused: %s", reason)
+        log.error(
+            "keeping the stored configuration %s running; fix the service file (or POST /v1/config) and "
+            "restart", version,
+        )
+        core.refused = {"version": version, "reasons": reasons, "at": now}
+        core.target_doc = stored
+        core.take_service(running)
+        return
+    new = new_version(core, now)
+    core.store.commit(Batch().put_config(new, dict(file_doc)).put_target_config(new))
+    core.config_version = new
+    log.info("configuration %s: the edited service file was accepted (it replaces %s)", new, version)
 
 
 def kind_reasons(service: ServiceSpec) -> list[str]:

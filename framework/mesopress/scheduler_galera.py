@@ -66,7 +66,9 @@ def _pod_of(core: SchedulerCore, instance: str) -> PodSpec | None:
 
 
 def _statuses(core: SchedulerCore, pod: str) -> dict[str, str]:
-    return {n: core.world.pods[n].state.status.value for n in _nodes(core, pod)}
+    """The statuses of the nodes that stay (index < count): a full-crash recovery never expects, nor
+    waits for the position of, a node being decommissioned (scale-down)."""
+    return {n: core.world.pods[n].state.status.value for n in _nodes(core, pod, staying=True)}
 
 
 def node_mode(core: SchedulerCore, instance: str) -> str:
@@ -137,7 +139,9 @@ def _drive_recovery(core: SchedulerCore, pod: PodSpec, now: float) -> list[fx.Ef
     statuses = _statuses(core, pod.name)
     if not gate.active(state):
         with_volume = {n for n in statuses if (fp := core.world.pods[n].footprint) and fp.persistence_ids}
-        if not gate.should_start(statuses, with_volume, flag_key(pod.name) in core.galera):
+        # a node being decommissioned is not expected, but while it still runs the cluster is not down
+        everyone = {n: core.world.pods[n].state.status.value for n in _nodes(core, pod.name)}
+        if not gate.should_start(everyone, with_volume, flag_key(pod.name) in core.galera):
             return []
         log.warning("galera %s: no node is live: full-crash recovery of %s", pod.name, sorted(with_volume))
         return _apply(core, pod.name, recovery.start(with_volume, now), "started")
@@ -237,8 +241,15 @@ def force(core: SchedulerCore, args: Mapping[str, Any], now: float) -> tuple[lis
     return effects, {"ok": bool(effects), "node": node, "phase": core.galera[pod.name]["phase"]}
 
 
-def _nodes(core: SchedulerCore, pod: str) -> list[str]:
-    return sorted(n for n in core.world.pods if (ids.parse_instance(n) or ("",))[0] == pod)
+def _nodes(core: SchedulerCore, pod: str, staying: bool = False) -> list[str]:
+    """The pod's nodes; `staying`: without the surplus ones (index >= count) being decommissioned."""
+    spec = core.service.pod(pod)
+    count = spec.count if spec is not None and staying else None
+    return sorted(
+        n
+        for n in core.world.pods
+        if (parsed := ids.parse_instance(n)) and parsed[0] == pod and (count is None or parsed[1] < count)
+    )
 
 
 def view(core: SchedulerCore) -> dict[str, Any]:

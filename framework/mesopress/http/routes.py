@@ -6,6 +6,11 @@ core on the runner's loop thread and its answer comes back as the body.
 
 A standby answers `/v1/health` and `/v1/state` itself; every other route is redirected (307) to the
 leader's identity `host:port`, or answered 503 while no leader is known.
+
+`POST /v1/config` takes a whole service file as the body (YAML or JSON, at most `MAX_BODY` bytes): it is
+parsed and checked here, on the HTTP thread, exactly as at start-up (`model.config.load_service_text`,
+400 with every error), then the core's `update_config` decides whether the running service can take it
+(409 with every reason) or stores it as the new target (200 with its version).
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 SECRET_WORDS = ("secret", "password", "passwd", "token", "credential")
+HIDDEN = "<hidden>"
+MAX_BODY = 1024 * 1024  # bytes of a request body (a service file is a few KiB); larger: 413
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RAW_BODY = "_raw_body"  # the parameter carrying the request body's text (for POST /v1/config)
 
 
 class View(Protocol):
@@ -72,6 +81,39 @@ def _pods(view: View, _: dict[str, str]) -> Answer:
 
 def _config(view: View, _: dict[str, str]) -> Answer:
     return Answer(200, _without_secrets(view.config()))
+
+
+def _update_config(view: View, params: dict[str, str]) -> Answer:
+    """A new service file for the running service: 400 if it is not a valid file, 409 if the running
+    service cannot take it, 200 {"ok", "version"} once stored as the target. Nothing changes otherwise."""
+    from mesopress.model import config
+
+    text = params.get(RAW_BODY, "")
+    if len(text.encode()) > MAX_BODY:
+        return _refused(413, f"body: larger than {MAX_BODY} bytes; send only the service file")
+    if not text.strip():
+        reason = "body: empty; send the service file (YAML or JSON), e.g. curl --data-binary @service.yaml"
+        return Answer(400, {"ok": False, "reasons": [reason]})
+    running = (view.snapshot.get("config") or {}).get("target")
+    if not isinstance(running, dict):
+        return _refused(503, "the scheduler has not loaded its state yet; try again shortly")
+    try:
+        service, doc = config.load_service_text(text, running["role"], running["principal"], "body")
+    except config.ConfigError as err:
+        return Answer(400, {"ok": False, "reasons": list(err.errors)})
+    result = view.submit("update_config", {"service": service, "doc": doc})
+    if isinstance(result, dict) and result.get("ok") is True:
+        return Answer(200, {k: v for k, v in result.items() if k in ("ok", "version", "unchanged")})
+    if isinstance(result, dict) and isinstance(result.get("reasons"), list) and not result.get("retry"):
+        return Answer(409, {"ok": False, "reasons": [str(r) for r in result["reasons"]]})
+    why = ""
+    if isinstance(result, dict):
+        why = str(result.get("error") or "; ".join(map(str, result.get("reasons") or [])))
+    return _refused(503, f"{why or 'no answer from the scheduler'}; nothing changed, try again")
+
+
+def _refused(status: int, reason: str) -> Answer:
+    return Answer(status, {"ok": False, "reasons": [reason], "error": reason})
 
 
 def _endpoints(view: View, _: dict[str, str]) -> Answer:
@@ -143,6 +185,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler, bool]] = [
     ("POST", re.compile(r"^/v1/pods/(?P<instance>[^/]+)/replace$"), _command("replace", dict), False),
     ("POST", re.compile(r"^/v1/uninstall$"), _command("uninstall", lambda _: {}), False),
     ("GET", re.compile(r"^/v1/config$"), _config, False),
+    ("POST", re.compile(r"^/v1/config$"), _update_config, False),
     ("GET", re.compile(r"^/v1/endpoints$"), _endpoints, False),
     ("GET", re.compile(r"^/v1/artifacts/bundle/mesopress\.tar\.gz$"), _bundle, True),
     ("GET", re.compile(r"^/v1/artifacts/(?P<token>[A-Za-z0-9_\-]+)$"), _artifact, False),
@@ -153,9 +196,11 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler, bool]] = [
 ]
 
 
-def route(view: View, method: str, path: str, body: dict[str, Any] | None = None) -> Answer:
+def route(
+    view: View, method: str, path: str, body: dict[str, Any] | None = None, raw: bytes = b""
+) -> Answer:
     """Answer one request: run its route, redirect a standby, or say what is wrong. A JSON object
-    body's plain values are parameters too (the path's win)."""
+    body's plain values are parameters too (the path's win); `raw`, the body's bytes, is `RAW_BODY`."""
     path = path.split("?", 1)[0].rstrip("/") or "/"
     allowed = []
     for verb, pattern, handler, standby_ok in ROUTES:
@@ -168,6 +213,11 @@ def route(view: View, method: str, path: str, body: dict[str, Any] | None = None
         if not standby_ok and not view.is_leader:
             return _redirect(view, path)
         params = {str(k): str(v) for k, v in (body or {}).items() if isinstance(v, str | int)}
+        if raw:
+            try:
+                params[RAW_BODY] = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return Answer(400, {"ok": False, "reasons": ["body: must be UTF-8 text"]})
         return handler(view, params | match.groupdict())
     if allowed:
         return _error(405, f"{method} not allowed on {path}; use {', '.join(allowed)}")
@@ -186,9 +236,13 @@ def _error(status: int, message: str) -> Answer:
 
 
 def _without_secrets(value: Any) -> Any:
+    """Values of secret-looking keys hidden, also in [name, value] pairs (a pod's `env` in a spec is a
+    list of pairs) and inside tuples (`dataclasses.asdict` keeps them)."""
     if isinstance(value, dict):
-        return {k: "<hidden>" if _secret(k) else _without_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
+        return {k: HIDDEN if _secret(k) else _without_secrets(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if len(value) == 2 and isinstance(value[0], str) and _ENV_NAME.match(value[0]) and _secret(value[0]):
+            return [value[0], HIDDEN]
         return [_without_secrets(v) for v in value]
     return value
 

@@ -28,13 +28,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer("GET")
 
     def do_POST(self) -> None:  # noqa: N802 - http.server name
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= routes.MAX_BODY:  # refused unread; the connection is closed after the answer
+            self.close_connection = True
+            why = f"body: Content-Length must be 0 to {routes.MAX_BODY} bytes"
+            body = {"ok": False, "reasons": [why], "error": why}
+            self._send(routes.Answer(413 if length > 0 else 400, body))
+            return
         raw = self.rfile.read(length) if length else b""
         try:
             body = json.loads(raw) if raw.strip() else {}
         except ValueError:
             body = {}
-        self._answer("POST", body if isinstance(body, dict) else {})
+        self._answer("POST", body if isinstance(body, dict) else {}, raw)
 
     def do_PUT(self) -> None:  # noqa: N802 - http.server name
         self._answer("PUT")
@@ -42,12 +51,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:  # noqa: N802 - http.server name
         self._answer("DELETE")
 
-    def _answer(self, method: str, body: dict[str, Any] | None = None) -> None:
+    def _answer(self, method: str, body: dict[str, Any] | None = None, raw: bytes = b"") -> None:
         try:
-            answer = routes.route(self.server.view, method, self.path, body)
+            answer = routes.route(self.server.view, method, self.path, body, raw)
         except Exception as err:
             log.exception("error answering %s %s", method, self.path)
             answer = routes.Answer(500, {"error": f"error answering {method} {self.path}: {err!r}"})
+        self._send(answer)
+
+    def _send(self, answer: routes.Answer) -> None:
         raw = isinstance(answer.body, bytes)
         data = answer.body if raw else json.dumps(answer.body, sort_keys=True, default=str).encode()
         self.send_response(answer.status)
@@ -55,6 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         if answer.location:
             self.send_header("Location", answer.location)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 

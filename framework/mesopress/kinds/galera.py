@@ -108,6 +108,9 @@ class GaleraKind(DefaultKind):
     bootstrap: bool = False
     report_url: str = ""  # set: this launch is a one-shot `galera_node recover` that reports here
     strategy: Strategy = Strategy.SERIAL  # joins one at a time: the next waits for the previous' Synced
+    # no drain before a removal or restart: a node leaves by a clean shutdown (kill_grace_period) and
+    # the proxy's MySQL backend health checks route around it (scheduler_scaling.drain_seconds)
+    drain_seconds: float = 0.0
 
     def with_launch(self, bootstrap: bool, report_url: str = "") -> GaleraKind:
         return dataclasses.replace(self, bootstrap=bootstrap, report_url=report_url)

@@ -13,7 +13,7 @@ import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -41,6 +41,7 @@ class ConfigError(Exception):
 class Loaded:
     settings: settings_module.Settings
     service: specs.ServiceSpec
+    doc: Mapping[str, Any] = field(default_factory=dict)  # the file with each kind's defaults filled in
 
 
 def _rule(ok: Callable[[Any], bool], message: str) -> Check:
@@ -283,7 +284,37 @@ def load(
     errors += setting_errors
     if errors:
         raise ConfigError(errors)
-    return Loaded(built, specs.build_service(expand(doc), built.role, built.principal))
+    expanded = expand(doc)
+    return Loaded(built, specs.build_service(expanded, built.role, built.principal), expanded)
+
+
+def site_errors(service: specs.ServiceSpec) -> list[str]:
+    """The WordPress site kinds' checks over a built spec (proxy, media, WordPress pods that fit)."""
+    from mesopress.kinds import proxy  # the site kinds import the WordPress modules: only when asked
+
+    return proxy.check_service(service)
+
+
+def load_service_text(
+    text: str, role: str, principal: str, source: str = "service file"
+) -> tuple[specs.ServiceSpec, dict[str, Any]]:
+    """A service file sent to a running scheduler (POST /v1/config) -> (spec, expanded doc), checked as at
+    start-up: syntax, every field, the kinds' rules (Galera sizes, WordPress site) and the `scheduler:`
+    section's settings (validated; they take effect at the next restart). The spec carries the running
+    scheduler's `role` and `principal`. Raises ConfigError listing every error."""
+    doc = parse_text(text, source)
+    errors = validate(doc)
+    section = doc.get("scheduler", {}) if isinstance(doc, dict) else {}
+    if isinstance(section, dict):
+        errors += settings_module.build({}, {}, section)[1]  # no flags or env: nothing is read
+    if errors:
+        raise ConfigError(errors)
+    expanded = expand(doc)
+    service = specs.build_service(expanded, role, principal)
+    errors = site_errors(service)
+    if errors:
+        raise ConfigError(errors)
+    return service, expanded
 
 
 def load_file(
