@@ -1,17 +1,30 @@
-"""Requests/s through the proxy with 1, 2 and 4 WordPress instances, beside one instance reached directly.
+"""Requests/s through the proxy with 1, 2 and 4 WordPress instances beside one instance reached directly,
+and the gap a Galera writer failover opens under load, beside the same load without a failure.
 
-Why: the proxy must not be the bottleneck, and adding instances should add throughput until the machine
-(2 shared cores here) is saturated. The site is built like tests/integration/test_wordpress_kinds.py:
-the kinds' rendered files and the example's commands, one MariaDB (single-node Galera), HAProxy via the
-proxy program polling a stand-in of /v1/endpoints. Each measurement: CLIENTS threads fetching the front
-page for SECONDS. The Galera writer failover gap is measured by tests/e2e/test_wordpress_site.py.
+Issue 5 item 7. The site is built like tests/integration/test_wordpress_kinds.py (the kinds' rendered
+files and the example's commands; HAProxy via the proxy program polling a stand-in of /v1/endpoints), on
+a 3-node Galera cluster of `galera_node` tasks (tests/integration/test_galera_node.py's harness, as
+bench/galera_raw.py uses it). Throughput: CLIENTS threads fetching the front page for SECONDS.
 
-    .venv/bin/python bench/wordpress_proxy.py
+Failover: READERS threads fetch the front page and one writer creates posts through the REST API, all
+through the proxy; the writer node (galera-0, the first Synced node) gets SIGKILL. The bench plays the
+scheduler: it publishes the node as not ready at once (as TASK_FAILED would), relaunches `galera_node
+run` on the same volume as soon as the task exited, and publishes it READY again once it is Synced (the
+framework's relaunch time is measured in the galera-framework section). Per kill, over the window from
+the kill until TAIL seconds after the node is READY again (the writer role moves back to it): failed
+requests, the longest time between two successful writes, the time to READY. Baseline: the same load,
+no kill, for a window as long as the median kill window.
+
+    .venv/bin/python bench/wordpress_proxy.py [--kills 3] [--note "..."]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -20,16 +33,29 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "integration"), str(ROOT / "bench")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "integration"), str(ROOT / "bench")]
 
-from test_wordpress_instance import MariaDB, free_port  # noqa: E402
+import test_galera_node as harness  # noqa: E402
+from test_wordpress_instance import free_port  # noqa: E402
 from test_wordpress_kinds import Site  # noqa: E402
 
 import report  # noqa: E402
 from mesopress.kinds import wordpress  # noqa: E402
 from support.waiting import eventually  # noqa: E402
+from support.wordpress_login import Login  # noqa: E402
 
 CLIENTS, SECONDS = 8, 8.0
+READERS, TAIL = 3, 5.0
+
+
+def fetch(url: str, host: str) -> bool:
+    try:
+        request = urllib.request.Request(url, headers={"Host": host})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def rate(url: str, host: str) -> tuple[float, int]:
@@ -39,12 +65,9 @@ def rate(url: str, host: str) -> tuple[float, int]:
 
     def client() -> None:
         while time.monotonic() < stop:
-            try:
-                request = urllib.request.Request(url, headers={"Host": host})
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    response.read()
+            if fetch(url, host):
                 done[0] += 1
-            except OSError:
+            else:
                 failed[0] += 1
 
     threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
@@ -55,24 +78,33 @@ def rate(url: str, host: str) -> tuple[float, int]:
     return done[0] / SECONDS, failed[0]
 
 
-def build(root: Path) -> Site:
-    db = MariaDB(root / "db")
-    db.start()
-    site = Site(root, db)
-    password = site.secrets[wordpress.DB_SECRET].replace("'", "''")
-    db.sql(
-        "CREATE DATABASE wordpress",
-        f"CREATE USER 'wordpress'@'127.0.0.1' IDENTIFIED BY '{password}'",
-        "GRANT ALL ON wordpress.* TO 'wordpress'@'127.0.0.1'",
-    )
-    site.scheduler.publish("galera", "galera-0", {"sql": db.port})
+def start_galera(root: Path, password: str) -> harness.Cluster:
+    """3 `galera_node` tasks whose application user is WordPress' (database `wordpress`)."""
+    cluster = harness.Cluster(3)
+    for node in cluster.nodes:
+        app = node.sandbox / "secrets" / "app"
+        app.write_text(password)  # the harness made it 0600, owned by the task user
+    for index, node in enumerate(cluster.nodes):
+        configure(cluster, node, bootstrap=index == 0)
+        node.start()
+        node.wait_synced()
+        configure(cluster, node, bootstrap=False)
+    return cluster
+
+
+def configure(cluster: harness.Cluster, node: harness.Node, bootstrap: bool) -> None:
+    node.write_config(cluster.peers, bootstrap, app_user="wordpress", app_database="wordpress")
+
+
+def build(root: Path, galera: harness.Cluster, site: Site) -> None:
+    for node in galera.nodes:
+        site.scheduler.publish("galera", node.name, {"sql": node.ports.sql})
     site.launch("proxy", 0, {"http": site.http_port, "mysql": site.mysql_port})
-    eventually(site.proxy_ready, timeout=60, interval=0.5)
+    eventually(site.proxy_ready, timeout=180, interval=0.5)
     site.launch("media", 0, {"http": free_port()})
     site.ready("media-0")
     for index in range(4):
         site.launch("wordpress", index, {"http": free_port()})
-    return site
 
 
 def only(site: Site, count: int) -> None:
@@ -83,17 +115,119 @@ def only(site: Site, count: int) -> None:
     time.sleep(4)  # one poll (1 s), a reload, two passing checks (rise 2, inter 1 s)
 
 
+class Load:
+    """READERS front-page readers and one post writer through the proxy; (end time, ok) per request."""
+
+    def __init__(self, site: Site, host: str) -> None:
+        self.site, self.host = site, host
+        self.reads: list[tuple[float, bool]] = []
+        self.writes: list[tuple[float, bool]] = []
+        self.stop = threading.Event()
+        self.login = Login(site.public, "admin", site.secrets[wordpress.ADMIN_SECRET])
+        self.threads = [threading.Thread(target=self._read) for _ in range(READERS)]
+        self.threads.append(threading.Thread(target=self._write))
+
+    def __enter__(self) -> Load:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+
+    def _read(self) -> None:
+        while not self.stop.is_set():
+            self.reads.append((time.monotonic(), fetch(f"{self.site.public}/", self.host)))
+
+    def _write(self) -> None:
+        url, count = f"{self.site.public}/wp-json/wp/v2/posts", 0
+        while not self.stop.is_set():
+            count += 1
+            body = json.dumps({"title": f"load {count}", "content": "x", "status": "publish"}).encode()
+            try:
+                status, _ = self.login.rest(url, body, "application/json")
+                ok = status == 201
+            except (OSError, ValueError):
+                ok = False
+            self.writes.append((time.monotonic(), ok))
+
+    def measure(self, start: float, end: float) -> tuple[str, str, float]:
+        """("failed/all" reads, "failed/all" writes, longest time without a successful write) within
+        [start, end]."""
+
+        def failed(done: list[tuple[float, bool]]) -> str:
+            inside = [ok for t, ok in done if start <= t <= end]
+            return f"{inside.count(False)}/{len(inside)}"
+
+        marks = [t for t, ok in self.writes if ok and t < start][-1:]  # the last success before
+        marks += [t for t, ok in self.writes if ok and start <= t <= end] + [end]
+        gap = max(b - a for a, b in zip(marks, marks[1:], strict=False))
+        return failed(self.reads), failed(self.writes), gap
+
+
+def kill_writer(site: Site, galera: harness.Cluster) -> tuple[float, float]:
+    """SIGKILL galera-0's mariadbd, relaunch it when its task exited; (kill time, READY again time)."""
+    node = galera.nodes[0]
+    began = time.monotonic()
+    node.kill9()
+    site.scheduler.publish("galera", node.name, {"sql": node.ports.sql}, ready=False)
+    node.wait_exit()
+    node.start()
+    node.wait_synced(timeout=180)
+    site.scheduler.publish("galera", node.name, {"sql": node.ports.sql})
+    return began, time.monotonic()
+
+
+def failover(site: Site, galera: harness.Cluster, host: str, kills: int) -> list[list[str]]:
+    results: list[tuple[str, str, float, float]] = []
+    windows: list[float] = []
+    with Load(site, host) as load:
+        eventually(lambda: sum(ok for _, ok in load.writes) >= 5, timeout=60)
+        for _ in range(kills):
+            began, back = kill_writer(site, galera)
+            time.sleep(TAIL)  # the proxy's poll and checks move the writer role back to galera-0
+            reads, writes, gap = load.measure(began, time.monotonic())
+            results.append((reads, writes, gap, back - began))
+            windows.append(time.monotonic() - began)
+            print(f"kill: reads {reads}, writes {writes} failed, longest write gap {gap:.1f} s, "
+                  f"READY after {back - began:.1f} s", flush=True)
+        length = statistics.median(windows)
+        quiet = time.monotonic()
+        time.sleep(length)
+        base = load.measure(quiet, quiet + length)
+
+    def seconds(values: list[float]) -> str:
+        return f"{statistics.median(values):.1f} s (max {max(values):.1f})"
+
+    return [
+        ["failed / all reads, per kill", ", ".join(r[0] for r in results), base[0]],
+        ["failed / all writes, per kill", ", ".join(r[1] for r in results), base[1]],
+        ["longest gap without a successful write", seconds([r[2] for r in results]), f"{base[2]:.1f} s"],
+        ["killed node READY again", seconds([r[3] for r in results]), "-"],
+        ["window (median)", f"{length:.1f} s", f"{length:.1f} s, no kill"],
+    ]
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=3)
+    parser.add_argument("--note", default="", help="a sentence about the machine's load, for the doc")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md")
+    args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="mesopress-bench-wp-", dir="/tmp"))
     root.chmod(0o755)
-    site = build(root)
+    site = Site(root, None)  # type: ignore[arg-type]  # the database is the Galera cluster below
+    galera = start_galera(root, site.secrets[wordpress.DB_SECRET])
     host = site.public.removeprefix("http://")
+    watch = report.LoadWatch().__enter__()
     try:
+        build(root, galera, site)
         for index in range(4):
             site.ready(f"wordpress-{index}")
             for _ in range(5):  # warm up PHP's opcache and WordPress' object loading
-                warm = urllib.request.Request(f"{site.url(f'wordpress-{index}')}/", headers={"Host": host})
-                urllib.request.urlopen(warm, timeout=60).read()
+                fetch(f"{site.url(f'wordpress-{index}')}/", host)
         rows = []
         direct, failed = rate(f"{site.url('wordpress-0')}/", host)
         rows.append(["1 instance, direct", f"{direct:.1f}", str(failed), "1.00"])
@@ -101,22 +235,40 @@ def main() -> None:
             only(site, count)
             value, failed = rate(f"{site.public}/", host)
             rows.append([f"{count} through the proxy", f"{value:.1f}", str(failed), f"{value / direct:.2f}"])
-        body = (
-            "## WordPress through the proxy (`bench/wordpress_proxy.py`)\n\n"
-            f"Front page, {CLIENTS} clients for {SECONDS:.0f} s each, nginx + 2 FPM workers per instance, "
-            "everything on one machine: the instances, HAProxy and its external MySQL check (a Python start "
-            "per node per second) share the same cores, so here more instances cannot add throughput; on "
-            "separate agents each instance brings its own cores. The Galera writer failover gap under load "
-            "is printed by tests/e2e/test_wordpress_site.py.\n\n"
-            + report.table(["instances", "requests/s", "failed", "vs direct"], rows)
-        )
+        gap = failover(site, galera, host, args.kills)
+        watch.__exit__()
+        body = render(rows, gap, args.kills, f"{args.note} {watch.note()}".strip())
         print(body)
-        report.write_section("wordpress-proxy", body)
+        if not args.no_write:
+            report.write_section("wordpress-proxy", body)
     finally:
+        watch.__exit__()
         site.shutdown()
-        site.db.stop()
+        galera.destroy()
         shutil.rmtree(root, ignore_errors=True)
 
 
+def render(rows: list[list[str]], gap: list[list[str]], kills: int, note: str) -> str:
+    return (
+        "## WordPress through the proxy (`bench/wordpress_proxy.py`, issue 5 item 7)\n\n"
+        "One run, 4 WordPress instances (nginx + 2 FPM workers each), media, HAProxy and a 3-node Galera\n"
+        f"cluster of `galera_node` tasks, all on this machine. Front page, {CLIENTS} clients for\n"
+        f"{SECONDS:.0f} s per line. Everything shares the same 2 cores (the instances, HAProxy and its\n"
+        "external MySQL check, a Python start per node per second), so here more instances cannot add\n"
+        "throughput; on separate agents each instance brings its own cores.\n\n"
+        + report.table(["instances", "requests/s", "failed", "vs direct"], rows)
+        + f"\n\n**Writer failover under load** ({kills} kill(s); median, max): {READERS} readers of\n"
+        "the front page and one writer creating posts (REST API), all through the proxy; SIGKILL of\n"
+        "the writer node's mariadbd. The bench plays the scheduler (node published not ready at once,\n"
+        "`galera_node run` relaunched as soon as the task exited, READY when Synced), so *READY again*\n"
+        "holds no offer or check delay (the galera-framework section has those). Window: kill -> READY\n"
+        f"+ {TAIL:.0f} s (the writer role moves back to the first Synced node). Baseline: the same load\n"
+        "for as long, no kill.\n\n"
+        + report.table(["measurement", "with a writer kill", "baseline (no kill)"], gap)
+        + (f"\n\n{note}\n" if note else "\n")
+    )
+
+
 if __name__ == "__main__":
+    os.umask(0o022)
     main()

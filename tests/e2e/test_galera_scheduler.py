@@ -3,8 +3,10 @@
 One story: a 3-node cluster is deployed to Primary+Synced through the framework (bundle fetched and run
 with the system python3 as `mysql`, config and secrets fetched once as artifacts); a writer commits rows
 through the cluster while one node's task is killed (restart in place on its volume, IST, Synced again)
-and every acknowledged row is then on every node; all agents holding nodes crash and come back (the
-full-crash recovery flow brings one Primary of size 3 back with every acknowledged row); a node whose
+and every acknowledged row is then on every node; in rounds (MESOPRESS_CRASH_ROUNDS, 3 by default) all
+agents holding nodes crash under writes and come back (the full-crash recovery flow brings one Primary
+of size 3 back with every acknowledged row, from the node with the highest seqno; in some rounds one
+node's agent crashes first, so that the others are ahead and the choice varies); a node whose
 agent is marked gone is replaced on the 4th agent by SST; no secret is in the master's /state. Every wait is a
 condition with a timeout; `Stack.stop` and the cluster fixture stop everything started here.
 """
@@ -28,6 +30,7 @@ import pytest
 
 from localmesos.cluster import Cluster
 from localmesos.zkserver import ZooKeeperServer
+from support.ports import agent_ports
 from support.scheduler_stack import REPO, Stack, get
 from support.waiting import eventually
 
@@ -60,6 +63,8 @@ scheduler:
 NODES = ("galera-0", "galera-1", "galera-2")
 SECRETS = ("galera-root-password", "galera-sst-password", "galera-app-password")
 SYNC = 150.0
+CRASH_ROUNDS = int(os.environ.get("MESOPRESS_CRASH_ROUNDS", "3"))  # full crashes in a row (CI: 3)
+CHOSEN_SEQNOS: list[int] = []  # the earlier rounds' chosen seqnos: each round's must be higher
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +80,7 @@ def stack(zk_server: ZooKeeperServer) -> Iterator[Stack]:
         allocation_interval=0.2,
         agent_unreachable_timeout=3.0,
         status_update_retry=1.0,
-        agent_resources="cpus:0.6;mem:400;disk:300;ports:[42000-42009]",
+        agent_resources=f"cpus:0.6;mem:400;disk:300;ports:{agent_ports(4, 10)[1]}",
     )
     cluster.start()
     built = Stack(cluster, zk_server, work, f"/e2e-{uuid.uuid4().hex[:8]}/mesopress", SERVICE, wait=60)
@@ -149,10 +154,12 @@ def rows(node: dict[str, Any], password: str) -> set[int]:
 class Writer:
     """Commits one row at a time through any node that answers; remembers every acknowledged id."""
 
-    def __init__(self, stack: Stack, password: str) -> None:
+    def __init__(self, stack: Stack, password: str, first: int = 1) -> None:
         self.nodes = synced_nodes(stack) or {}
         self.password = password
+        self.first = first  # ids from here on: a new writer never meets an earlier writer's rows
         self.acked: set[int] = set()
+        self.failures = 0  # failed connections or inserts (a crash in flight)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -165,7 +172,7 @@ class Writer:
         self.thread.join(30)
 
     def _run(self) -> None:
-        next_id = max(self.acked, default=0) + 1
+        next_id = self.first
         turn = 0
         while not self.stop.is_set():
             node = list(self.nodes.values())[turn % len(self.nodes)]
@@ -181,6 +188,7 @@ class Writer:
                 finally:
                     conn.close()
             except pymysql.MySQLError:
+                self.failures += 1
                 time.sleep(0.1)
                 next_id += 1000  # an unacknowledged insert may have landed: never reuse its id
 
@@ -232,16 +240,32 @@ def test_a_killed_node_restarts_in_place_and_catches_up(stack: Stack) -> None:
     eventually(lambda: all_have(stack, password, writer.acked), timeout=60)
 
 
-def test_a_full_crash_is_recovered_by_the_flow(stack: Stack) -> None:
+def crash_plan(round_: int) -> str | None:
+    """The node whose agent crashes first in this round (the others commit on without it, so it is
+    behind and must not be chosen), or None: every agent crashes at once. Varies the choice."""
+    return (None, "galera-0", "galera-1")[round_ % 3]
+
+
+@pytest.mark.parametrize("round_", range(CRASH_ROUNDS))
+def test_a_full_crash_is_recovered_by_the_flow(stack: Stack, round_: int) -> None:
     password = secret(stack, "galera-app-password")
-    before = synced_nodes(stack) or {}
-    agents = [stack.cluster.agent(n["agent_id"]) for n in before.values()]
-    with Writer(stack, password) as writer:
+    before = eventually(lambda: synced_nodes(stack), timeout=SYNC, message=lambda: str(galera(stack)))
+    agents = {name: stack.cluster.agent(n["agent_id"]) for name, n in before.items()}
+    behind = crash_plan(round_)
+    with Writer(stack, password, first=(round_ + 1) * 10_000_000) as writer:
         eventually(lambda: len(writer.acked) > 100, timeout=30)
-        for agent in agents:
-            stack.cluster.stop_agent(agent)
+        if behind is not None:
+            stack.cluster.stop_agent(agents[behind])
+            writer.nodes = {n: v for n, v in writer.nodes.items() if n != behind}
+            acked_without = len(writer.acked)  # every row acknowledged from now on is not on `behind`
+            eventually(lambda: len(writer.acked) > acked_without + 50, timeout=60, message="2 nodes write")
+        failed_before = writer.failures
+        for name, agent in agents.items():
+            if name != behind:
+                stack.cluster.stop_agent(agent)  # SIGKILL to the agent's tasks, mariadbd included
         eventually(lambda: (galera(stack).get("recovery") or {}).get("phase") == "COLLECTING", timeout=60)
-        for agent in agents:
+        eventually(lambda: writer.failures > failed_before, timeout=30, message="no write met the crash")
+        for agent in agents.values():
             stack.cluster.start_agent(agent)
 
         def recovered() -> dict[str, Any] | None:
@@ -253,7 +277,14 @@ def test_a_full_crash_is_recovered_by_the_flow(stack: Stack) -> None:
         eventually(lambda: len(writer.acked) > acked_before + 50, timeout=60)
     assert set(state["positions"]) == set(NODES) and state["chosen"] in NODES, state
     seqnos = {n: p.get("seqno", -1) for n, p in state["positions"].items()}
+    uuids = {p.get("uuid") for p in state["positions"].values()}
+    assert len(uuids) == 1 and None not in uuids, state  # one history: the seqnos are comparable
     assert seqnos[state["chosen"]] == max(seqnos.values()), state
+    assert seqnos[state["chosen"]] > max(CHOSEN_SEQNOS, default=-1), (state, "a stale recovery record")
+    if behind is not None:
+        assert seqnos[behind] < seqnos[state["chosen"]] and state["chosen"] != behind, state
+    CHOSEN_SEQNOS.append(seqnos[state["chosen"]])
+    print(f"round {round_}: {behind or 'no node'} crashed first; seqnos {seqnos}; chosen {state['chosen']}")
     nodes = synced_nodes(stack) or {}
     assert {n: v["volume"] for n, v in nodes.items()} == {n: v["volume"] for n, v in before.items()}
     for node in nodes.values():
@@ -261,13 +292,13 @@ def test_a_full_crash_is_recovered_by_the_flow(stack: Stack) -> None:
         assert status["wsrep_cluster_status"] == "Primary" and status["wsrep_cluster_size"] == "3", status
     eventually(lambda: all_have(stack, password, writer.acked), timeout=60)
     logs = "".join(s.text() for s in stack.schedulers)
-    assert "recovery decision" in logs
+    assert logs.count("recovery decision") >= round_ + 1, "every round's decision is logged"
 
 
 def test_a_node_on_an_agent_marked_gone_is_replaced_by_sst(stack: Stack) -> None:
     password = secret(stack, "galera-app-password")
     before = synced_nodes(stack) or {}
-    with Writer(stack, password) as writer:
+    with Writer(stack, password, first=5_000_000) as writer:
         eventually(lambda: len(writer.acked) > 50, timeout=30)
         stack.cluster.mark_gone(before["galera-2"]["agent_id"])
 

@@ -21,6 +21,7 @@ import pytest
 from pymesos import MesosSchedulerDriver
 
 from localmesos.cluster import Cluster
+from support.ports import agent_ports
 from support.waiting import eventually
 
 ROLE = "story"
@@ -133,7 +134,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         agents=2,
         port=0,
         allocation_interval=0.2,
-        agent_resources="cpus:2;mem:1024;disk:2048;ports:[41000-41099]",
+        agent_resources=f"cpus:2;mem:1024;disk:2048;ports:{agent_ports(2, 100)[1]}",
     )
     c.start()
     try:

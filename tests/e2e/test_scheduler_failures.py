@@ -31,6 +31,7 @@ import pytest
 
 from localmesos.cluster import Cluster
 from localmesos.zkserver import ZooKeeperServer
+from support.ports import agent_ports
 from support.scheduler_stack import Stack, get, post
 from support.waiting import eventually
 
@@ -70,7 +71,7 @@ def stack(zk_server: ZooKeeperServer, tmp_path_factory: pytest.TempPathFactory) 
         allocation_interval=0.2,
         agent_unreachable_timeout=3.0,
         status_update_retry=1.0,
-        agent_resources="cpus:0.15;mem:64;disk:64;ports:[41000-41004]",
+        agent_resources=f"cpus:0.15;mem:64;disk:64;ports:{agent_ports(5, 5)[1]}",
     )
     cluster.start()
     built = Stack(cluster, zk_server, work, f"/e2e-{uuid.uuid4().hex[:8]}/mesopress", SERVICE, wait=WAIT)

@@ -37,9 +37,7 @@ def galera_sim(persister: MemoryPersister | None = None, holder: str = "h1") -> 
         sim.store,
         clock=lambda: sim.now,
         new_uuid=samples.counting_uuids(holder + "x"),
-        # these tests follow the plans through a drain; a real Galera pod has none (drain_seconds 0,
-        # test_config_restart.py::test_a_galera_node_is_removed_without_a_drain)
-        kinds={"galera": GaleraKind(drain_seconds=SETTINGS.drain_seconds)},
+        kinds={"galera": GaleraKind()},  # drains for the drain_seconds setting, as in the scheduler
         new_token=lambda: next(tokens),
     )
     sim.core.load()

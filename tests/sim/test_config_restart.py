@@ -105,14 +105,17 @@ def test_an_edited_file_the_service_can_take_becomes_the_new_target() -> None:
     assert of(restarted.offers(3), fx.Accept)  # the third instance deploys
 
 
-def test_a_galera_node_is_removed_without_a_drain() -> None:
+def test_a_galera_node_is_drained_for_the_setting_before_it_is_removed() -> None:
     sim = galera_sim()
     sim.core.kinds["galera"] = GaleraKind()  # the kind as the scheduler builds it
     grow_to_five(sim)
     [reply] = of(sim.send(update(3)), fx.Reply)
     assert reply.value["ok"] is True
-    # no drain: the kill follows the update at once (a clean shutdown; the proxy's checks route around)
-    assert [k.task_id for k in of(sim.log[-10:], fx.Kill)] == [sim.task_of("galera-4")]
+    # out of the endpoints first, so the proxy moves its writer away; the kill waits drain_seconds
+    assert "galera-4" not in sim.core.endpoints()
+    assert of(sim.log[-10:], fx.Kill) == []
+    [kill] = of(sim.tick(sim.settings.drain_seconds), fx.Kill)
+    assert kill.task_id == sim.task_of("galera-4")
 
 
 def test_a_full_crash_during_a_scale_down_does_not_wait_for_the_nodes_being_removed() -> None:

@@ -108,9 +108,10 @@ class GaleraKind(DefaultKind):
     bootstrap: bool = False
     report_url: str = ""  # set: this launch is a one-shot `galera_node recover` that reports here
     strategy: Strategy = Strategy.SERIAL  # joins one at a time: the next waits for the previous' Synced
-    # no drain before a removal or restart: a node leaves by a clean shutdown (kill_grace_period) and
-    # the proxy's MySQL backend health checks route around it (scheduler_scaling.drain_seconds)
-    drain_seconds: float = 0.0
+    # None: the `drain_seconds` setting. A node leaving (scale-down) or restarting (rollout) first
+    # leaves /v1/endpoints, so the proxy moves its MySQL writer to another Synced node before the
+    # clean shutdown (kill_grace_period) closes the node's connections (scheduler_scaling.drain_seconds)
+    drain_seconds: float | None = None
 
     def with_launch(self, bootstrap: bool, report_url: str = "") -> GaleraKind:
         return dataclasses.replace(self, bootstrap=bootstrap, report_url=report_url)
