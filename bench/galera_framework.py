@@ -33,7 +33,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
@@ -45,10 +44,8 @@ import pymysql  # noqa: E402
 
 from bench import galera_raw as raw  # noqa: E402
 from bench.report import LoadWatch, table, write_section  # noqa: E402
-from localmesos.cluster import Cluster  # noqa: E402
 from localmesos.zkserver import ZooKeeperServer  # noqa: E402
-from support.ports import agent_ports  # noqa: E402
-from support.scheduler_stack import REPO, Stack, get  # noqa: E402
+from support.scheduler_stack import REPO, Stack, get, running_stack  # noqa: E402
 from support.waiting import eventually  # noqa: E402
 
 ROLE = "benchgal"
@@ -189,67 +186,57 @@ def app_connect(pod: dict[str, Any], password: str) -> Callable[[], Any]:
 
 
 def framework_round(zk: ZooKeeperServer, work: Path, times: Times) -> None:
-    cluster = Cluster(
-        work / "cluster",
-        distinct_hosts=True,
-        agents=4,
-        port=0,
-        allocation_interval=0.2,
-        agent_unreachable_timeout=3.0,
-        status_update_retry=1.0,
-        agent_resources=f"cpus:0.6;mem:400;disk:300;ports:{agent_ports(4, 10)[1]}",
-    )
-    cluster.start()
-    stack = Stack(cluster, zk, work, f"/bench-{uuid.uuid4().hex[:8]}/mesopress", SERVICE, wait=60)
-    try:
-        began = time.monotonic()
-        stack.start_scheduler()
-        marks = [began]
-        for name in ("galera-0", "galera-1", "galera-2"):
-            eventually(lambda n=name: ready(stack, n), timeout=LIMIT, interval=0.1)  # type: ignore[misc]
-            marks.append(time.monotonic())
-        times["bootstrap"].append(marks[1] - marks[0])
-        times["join"] += [marks[2] - marks[1], marks[3] - marks[2]]
-        password = app_password(stack)
-        now = pods(stack)
-        conn = app_connect(now["galera-0"], password)()
-        with conn.cursor() as cursor:
-            cursor.execute("CREATE TABLE bench (id INT AUTO_INCREMENT PRIMARY KEY, v TEXT)")
-        conn.close()
-        writer = Writer(app_connect(now["galera-0"], password), "INSERT INTO bench (v) VALUES ('w')")
-        with writer:
-            began = time.monotonic()
-            stack.cluster.kill_task(now["galera-1"]["task_id"])
-            old = {now["galera-1"]["task_id"]}
-            eventually(lambda: ready(stack, "galera-1", old), timeout=LIMIT, interval=0.1)
-            times["restart in place"].append(time.monotonic() - began)
-            committed = writer.since(began)
-        print(f"  framework restart: {committed} rows committed meanwhile", flush=True)
-        now = pods(stack)
-        old = {p["task_id"] for p in now.values()}
-        agents = [cluster.agent(p["agent_id"]) for p in now.values()]
-        began = time.monotonic()
-        for agent in agents:
-            cluster.stop_agent(agent)  # SIGKILL to every task of the agent, mariadbd included
-        eventually(lambda: recovery_phase(stack) == "COLLECTING", timeout=LIMIT, interval=0.1)
-        back = time.monotonic()
-        for agent in agents:
-            cluster.start_agent(agent)
+    with running_stack(zk, work, SERVICE, 4, "cpus:0.6;mem:400;disk:300", 10, prefix="bench") as stack:
+        framework_steps(stack, times)
 
-        def recovered() -> bool:
-            return recovery_phase(stack) == "DONE" and all(ready(stack, n, old) for n in now)
 
-        eventually(recovered, timeout=LIMIT, interval=0.1)
-        times["full crash"].append(time.monotonic() - began)
-        print(f"  framework full crash: agents down {back - began:.1f} s", flush=True)
-        gone = pods(stack)["galera-2"]["agent_id"]
+def framework_steps(stack: Stack, times: Times) -> None:
+    cluster = stack.cluster
+    began = time.monotonic()
+    stack.start_scheduler()
+    marks = [began]
+    for name in ("galera-0", "galera-1", "galera-2"):
+        eventually(lambda n=name: ready(stack, n), timeout=LIMIT, interval=0.1)  # type: ignore[misc]
+        marks.append(time.monotonic())
+    times["bootstrap"].append(marks[1] - marks[0])
+    times["join"] += [marks[2] - marks[1], marks[3] - marks[2]]
+    password = app_password(stack)
+    now = pods(stack)
+    conn = app_connect(now["galera-0"], password)()
+    with conn.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench (id INT AUTO_INCREMENT PRIMARY KEY, v TEXT)")
+    conn.close()
+    writer = Writer(app_connect(now["galera-0"], password), "INSERT INTO bench (v) VALUES ('w')")
+    with writer:
         began = time.monotonic()
-        cluster.mark_gone(gone)
-        eventually(lambda: ready(stack, "galera-2", old_agent=gone), timeout=LIMIT, interval=0.1)
-        times["replacement"].append(time.monotonic() - began)
-    finally:
-        stack.stop()
-        cluster.stop()
+        stack.cluster.kill_task(now["galera-1"]["task_id"])
+        old = {now["galera-1"]["task_id"]}
+        eventually(lambda: ready(stack, "galera-1", old), timeout=LIMIT, interval=0.1)
+        times["restart in place"].append(time.monotonic() - began)
+        committed = writer.since(began)
+    print(f"  framework restart: {committed} rows committed meanwhile", flush=True)
+    now = pods(stack)
+    old = {p["task_id"] for p in now.values()}
+    agents = [cluster.agent(p["agent_id"]) for p in now.values()]
+    began = time.monotonic()
+    for agent in agents:
+        cluster.stop_agent(agent)  # SIGKILL to every task of the agent, mariadbd included
+    eventually(lambda: recovery_phase(stack) == "COLLECTING", timeout=LIMIT, interval=0.1)
+    back = time.monotonic()
+    for agent in agents:
+        cluster.start_agent(agent)
+
+    def recovered() -> bool:
+        return recovery_phase(stack) == "DONE" and all(ready(stack, n, old) for n in now)
+
+    eventually(recovered, timeout=LIMIT, interval=0.1)
+    times["full crash"].append(time.monotonic() - began)
+    print(f"  framework full crash: agents down {back - began:.1f} s", flush=True)
+    gone = pods(stack)["galera-2"]["agent_id"]
+    began = time.monotonic()
+    cluster.mark_gone(gone)
+    eventually(lambda: ready(stack, "galera-2", old_agent=gone), timeout=LIMIT, interval=0.1)
+    times["replacement"].append(time.monotonic() - began)
 
 
 def main() -> None:

@@ -17,20 +17,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from localmesos.cluster import Cluster
 from localmesos.zkserver import ZooKeeperServer
 from support import galera_checks as gc
-from support.ports import agent_ports
-from support.scheduler_stack import Stack, get
+from support.scheduler_stack import Stack, get, running_stack, task_user_work_dir
 from support.waiting import eventually
 
 pytestmark = pytest.mark.skipif(
@@ -83,26 +78,11 @@ def names(size: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def stack(zk_server: ZooKeeperServer) -> Iterator[Stack]:
-    # the task user (mysql) must traverse every directory above its sandbox and volume
-    work = Path(tempfile.mkdtemp(prefix="mesopress-galera-scale-", dir="/tmp"))
-    work.chmod(0o755)
-    cluster = Cluster(
-        work / "cluster",
-        distinct_hosts=True,
-        agents=5,
-        port=0,
-        allocation_interval=0.2,
-        agent_unreachable_timeout=3.0,
-        status_update_retry=1.0,
-        agent_resources=f"cpus:0.6;mem:400;disk:300;ports:{agent_ports(5, 10)[1]}",
-    )
-    cluster.start()
-    built = Stack(cluster, zk_server, work, f"/e2e-{uuid.uuid4().hex[:8]}/mesopress", service(3), wait=60)
+    work = task_user_work_dir("mesopress-galera-scale-")
     try:
-        yield built
+        with running_stack(zk_server, work, service(3), 5, "cpus:0.6;mem:400;disk:300", 10) as built:
+            yield built
     finally:
-        built.stop()
-        cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
         print(f"test_galera_scaling: {time.monotonic() - STARTED:.0f}s in all")
 

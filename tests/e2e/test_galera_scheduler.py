@@ -15,23 +15,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import tempfile
-import threading
-import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pymysql
 import pytest
 
-from localmesos.cluster import Cluster
 from localmesos.zkserver import ZooKeeperServer
-from support.ports import agent_ports
-from support.scheduler_stack import REPO, Stack, get
+from support import galera_checks as gc
+from support.scheduler_stack import Stack, get, running_stack, task_user_work_dir
 from support.waiting import eventually
 
 pytestmark = pytest.mark.skipif(
@@ -69,26 +60,11 @@ CHOSEN_SEQNOS: list[int] = []  # the earlier rounds' chosen seqnos: each round's
 
 @pytest.fixture(scope="module")
 def stack(zk_server: ZooKeeperServer) -> Iterator[Stack]:
-    # the task user (mysql) must traverse every directory above its sandbox and volume
-    work = Path(tempfile.mkdtemp(prefix="mesopress-galera-e2e-", dir="/tmp"))
-    work.chmod(0o755)
-    cluster = Cluster(
-        work / "cluster",
-        distinct_hosts=True,
-        agents=4,
-        port=0,
-        allocation_interval=0.2,
-        agent_unreachable_timeout=3.0,
-        status_update_retry=1.0,
-        agent_resources=f"cpus:0.6;mem:400;disk:300;ports:{agent_ports(4, 10)[1]}",
-    )
-    cluster.start()
-    built = Stack(cluster, zk_server, work, f"/e2e-{uuid.uuid4().hex[:8]}/mesopress", SERVICE, wait=60)
+    work = task_user_work_dir("mesopress-galera-e2e-")
     try:
-        yield built
+        with running_stack(zk_server, work, SERVICE, 4, "cpus:0.6;mem:400;disk:300", 10) as built:
+            yield built
     finally:
-        built.stop()
-        cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -104,103 +80,32 @@ def synced_nodes(stack: Stack) -> dict[str, dict[str, Any]] | None:
 
 
 def secret(stack: Stack, name: str) -> str:
-    cmd = [
-        sys.executable,
-        "-m",
-        "mesopress",
-        "secret",
-        name,
-        "--url",
-        f"http://127.0.0.1:{stack.leader().port}",
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=REPO, check=True)
-    return out.stdout.strip()
+    return gc.secret(stack.leader().port, name)
 
 
-def connect(node: dict[str, Any], password: str) -> Any:
-    return pymysql.connect(
-        host=node["hostname"],
-        port=node["ports"]["sql"],
-        user="wordpress",
-        password=password,
-        database="wordpress",
-        connect_timeout=5,
-        read_timeout=10,
-        write_timeout=10,
-        autocommit=True,
-    )
+def target(nodes: dict[str, dict[str, Any]], name: str) -> gc.Target:
+    return gc.node_target(name, nodes[name])
 
 
-def wsrep(node: dict[str, Any], password: str) -> dict[str, str]:
-    conn = connect(node, password)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW GLOBAL STATUS LIKE 'wsrep_%'")
-            return {str(k): str(v) for k, v in cur.fetchall()}
-    finally:
-        conn.close()
+def wsrep_of(nodes: dict[str, dict[str, Any]], password: str) -> dict[str, dict[str, str]]:
+    return {name: gc.wsrep(target(nodes, name), password) for name in nodes}
 
 
-def rows(node: dict[str, Any], password: str) -> set[int]:
-    conn = connect(node, password)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT id FROM rows_e2e")
-            return {int(r[0]) for r in cur.fetchall()}
-    finally:
-        conn.close()
-
-
-class Writer:
-    """Commits one row at a time through any node that answers; remembers every acknowledged id."""
-
-    def __init__(self, stack: Stack, password: str, first: int = 1) -> None:
-        self.nodes = synced_nodes(stack) or {}
-        self.password = password
-        self.first = first  # ids from here on: a new writer never meets an earlier writer's rows
-        self.acked: set[int] = set()
-        self.failures = 0  # failed connections or inserts (a crash in flight)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Writer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.stop.set()
-        self.thread.join(30)
-
-    def _run(self) -> None:
-        next_id = self.first
-        turn = 0
-        while not self.stop.is_set():
-            node = list(self.nodes.values())[turn % len(self.nodes)]
-            turn += 1
-            try:
-                conn = connect(node, self.password)
-                try:
-                    with conn.cursor() as cur:
-                        for _ in range(20):
-                            cur.execute("INSERT INTO rows_e2e (id) VALUES (%s)", (next_id,))
-                            self.acked.add(next_id)
-                            next_id += 1
-                finally:
-                    conn.close()
-            except pymysql.MySQLError:
-                self.failures += 1
-                time.sleep(0.1)
-                next_id += 1000  # an unacknowledged insert may have landed: never reuse its id
+def pinned_writer(stack: Stack, password: str, first: int, skip: set[str]) -> gc.Writer:
+    """A writer over the nodes Synced now (not the endpoints, which empty during a full crash), leaving
+    out the names the test puts in `skip` later."""
+    nodes = eventually(lambda: synced_nodes(stack), timeout=SYNC, message=lambda: str(galera(stack)))
+    pinned = [target(nodes, n) for n in NODES]
+    api = stack.leader().port
+    return gc.Writer(api, password, first, nodes=lambda: [t for t in pinned if t.name not in skip])
 
 
 def all_have(stack: Stack, password: str, wanted: set[int]) -> bool:
     nodes = synced_nodes(stack)
     if nodes is None:
         return False
-    try:
-        return all(wanted <= rows(n, password) for n in nodes.values())
-    except pymysql.MySQLError:
-        return False
+    missing = gc.missing_rows([target(nodes, n) for n in nodes], password, wanted)
+    return missing is not None and not any(missing.values())
 
 
 def test_deploy_three_nodes_to_synced(stack: Stack) -> None:
@@ -208,14 +113,10 @@ def test_deploy_three_nodes_to_synced(stack: Stack) -> None:
     nodes = eventually(lambda: synced_nodes(stack), timeout=SYNC, message=lambda: str(galera(stack)))
     assert len({n["agent_id"] for n in nodes.values()}) == 3, "at most one node per agent"
     password = secret(stack, "galera-app-password")
-    for node in nodes.values():
-        status = wsrep(node, password)
+    for status in wsrep_of(nodes, password).values():
         assert status["wsrep_local_state_comment"] == "Synced", status
         assert status["wsrep_cluster_status"] == "Primary" and status["wsrep_cluster_size"] == "3"
-    conn = connect(nodes["galera-0"], password)
-    with conn.cursor() as cur:
-        cur.execute("CREATE TABLE rows_e2e (id INT PRIMARY KEY)")
-    conn.close()
+    gc.query(target(nodes, "galera-0"), password, f"CREATE TABLE {gc.TABLE} (id INT PRIMARY KEY)")
     assert galera(stack)["bootstrapped"]["node"] == "galera-0"
 
 
@@ -223,7 +124,7 @@ def test_a_killed_node_restarts_in_place_and_catches_up(stack: Stack) -> None:
     password = secret(stack, "galera-app-password")
     before = synced_nodes(stack) or {}
     pods = {p["instance"]: p for p in get(stack.leader().port, "/v1/pods")}
-    with Writer(stack, password) as writer:
+    with pinned_writer(stack, password, 1, set()) as writer:
         eventually(lambda: len(writer.acked) > 50, timeout=30)
         stack.cluster.kill_task(pods["galera-1"]["task_id"])
 
@@ -252,19 +153,20 @@ def test_a_full_crash_is_recovered_by_the_flow(stack: Stack, round_: int) -> Non
     before = eventually(lambda: synced_nodes(stack), timeout=SYNC, message=lambda: str(galera(stack)))
     agents = {name: stack.cluster.agent(n["agent_id"]) for name, n in before.items()}
     behind = crash_plan(round_)
-    with Writer(stack, password, first=(round_ + 1) * 10_000_000) as writer:
+    skip: set[str] = set()
+    with pinned_writer(stack, password, (round_ + 1) * 10_000_000, skip) as writer:
         eventually(lambda: len(writer.acked) > 100, timeout=30)
         if behind is not None:
             stack.cluster.stop_agent(agents[behind])
-            writer.nodes = {n: v for n, v in writer.nodes.items() if n != behind}
+            skip.add(behind)
             acked_without = len(writer.acked)  # every row acknowledged from now on is not on `behind`
             eventually(lambda: len(writer.acked) > acked_without + 50, timeout=60, message="2 nodes write")
-        failed_before = writer.failures
+        failed_before = len(writer.failures)
         for name, agent in agents.items():
             if name != behind:
                 stack.cluster.stop_agent(agent)  # SIGKILL to the agent's tasks, mariadbd included
         eventually(lambda: (galera(stack).get("recovery") or {}).get("phase") == "COLLECTING", timeout=60)
-        eventually(lambda: writer.failures > failed_before, timeout=30, message="no write met the crash")
+        eventually(lambda: len(writer.failures) > failed_before, timeout=30, message="no write met the crash")
         for agent in agents.values():
             stack.cluster.start_agent(agent)
 
@@ -287,8 +189,7 @@ def test_a_full_crash_is_recovered_by_the_flow(stack: Stack, round_: int) -> Non
     print(f"round {round_}: {behind or 'no node'} crashed first; seqnos {seqnos}; chosen {state['chosen']}")
     nodes = synced_nodes(stack) or {}
     assert {n: v["volume"] for n, v in nodes.items()} == {n: v["volume"] for n, v in before.items()}
-    for node in nodes.values():
-        status = wsrep(node, password)
+    for status in wsrep_of(nodes, password).values():
         assert status["wsrep_cluster_status"] == "Primary" and status["wsrep_cluster_size"] == "3", status
     eventually(lambda: all_have(stack, password, writer.acked), timeout=60)
     logs = "".join(s.text() for s in stack.schedulers)
@@ -298,7 +199,7 @@ def test_a_full_crash_is_recovered_by_the_flow(stack: Stack, round_: int) -> Non
 def test_a_node_on_an_agent_marked_gone_is_replaced_by_sst(stack: Stack) -> None:
     password = secret(stack, "galera-app-password")
     before = synced_nodes(stack) or {}
-    with Writer(stack, password, first=5_000_000) as writer:
+    with pinned_writer(stack, password, 5_000_000, set()) as writer:
         eventually(lambda: len(writer.acked) > 50, timeout=30)
         stack.cluster.mark_gone(before["galera-2"]["agent_id"])
 
@@ -313,7 +214,7 @@ def test_a_node_on_an_agent_marked_gone_is_replaced_by_sst(stack: Stack) -> None
     assert after["galera-2"]["volume"] != before["galera-2"]["volume"], "a replacement gets a fresh volume"
     assert galera(stack)["recovery"]["phase"] == "DONE"  # no new full-crash flow was started
     eventually(lambda: all_have(stack, password, writer.acked), timeout=60)
-    sizes = {n: wsrep(node, password)["wsrep_cluster_size"] for n, node in after.items()}
+    sizes = {n: s["wsrep_cluster_size"] for n, s in wsrep_of(after, password).items()}
     assert set(sizes.values()) == {"3"}, sizes
 
 

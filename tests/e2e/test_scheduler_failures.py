@@ -22,17 +22,14 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from localmesos.cluster import Cluster
 from localmesos.zkserver import ZooKeeperServer
-from support.ports import agent_ports
-from support.scheduler_stack import Stack, get, post
+from support.scheduler_stack import Stack, get, post, running_stack
 from support.waiting import eventually
 
 ROLE = "e2e"
@@ -63,23 +60,8 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def stack(zk_server: ZooKeeperServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("scheduler-e2e")
-    cluster = Cluster(
-        work / "cluster",
-        distinct_hosts=True,
-        agents=5,
-        port=0,
-        allocation_interval=0.2,
-        agent_unreachable_timeout=3.0,
-        status_update_retry=1.0,
-        agent_resources=f"cpus:0.15;mem:64;disk:64;ports:{agent_ports(5, 5)[1]}",
-    )
-    cluster.start()
-    built = Stack(cluster, zk_server, work, f"/e2e-{uuid.uuid4().hex[:8]}/mesopress", SERVICE, wait=WAIT)
-    try:
+    with running_stack(zk_server, work, SERVICE, 5, "cpus:0.15;mem:64;disk:64", 5, wait=WAIT) as built:
         yield built
-    finally:
-        built.stop()
-        cluster.stop()
 
 
 # --- helpers over the API and the master ---------------------------------------------------------

@@ -229,13 +229,16 @@ def login(base: str, password: str) -> Login:
     return eventually(attempt, timeout=30, interval=1, message=f"logging in at {base}")
 
 
-def admin_password(stack: Stack) -> str:
-    cmd = [sys.executable, "-m", "mesopress", "secret", "wordpress-admin-password"]
-    done = subprocess.run(
-        [*cmd, "--url", f"http://127.0.0.1:{stack.ports[1]}"], capture_output=True, text=True
-    )
+def cli_secret(name: str, api_port: int) -> str:
+    """A generated secret as an operator reads it: `mesopress secret NAME --url ...`."""
+    cmd = [sys.executable, "-m", "mesopress", "secret", name, "--url", f"http://127.0.0.1:{api_port}"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
+
+
+def admin_password(stack: Stack) -> str:
+    return cli_secret("wordpress-admin-password", stack.ports[1])
 
 
 def test_the_site_is_installed_with_the_generated_admin_password(stack: Stack) -> None:
@@ -344,12 +347,7 @@ class Load:
 
 
 def db_password(stack: Stack) -> str:
-    cmd = [sys.executable, "-m", "mesopress", "secret", "galera-app-password"]
-    done = subprocess.run(
-        [*cmd, "--url", f"http://127.0.0.1:{stack.ports[0]}"], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+    return cli_secret("galera-app-password", stack.ports[0])
 
 
 def sql(host: str, port: int, password: str, query: str, args: Any = None) -> list[tuple[Any, ...]]:

@@ -15,6 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,12 +145,16 @@ def primary_of_size(nodes: list[Target], password: str, size: int) -> dict[str, 
 
 
 class Writer:
-    """Commits rows (20 per connection) through the ready endpoints in turn, re-read before each batch;
-    remembers every acknowledged id and counts failures (a connection or insert that failed)."""
+    """Commits rows (20 per connection) through the ready endpoints in turn (or the nodes `nodes()` gives),
+    asked again before each batch; remembers every acknowledged id and the failures (a connection or
+    insert that failed)."""
 
-    def __init__(self, api: int, password: str, first: int) -> None:
+    def __init__(
+        self, api: int, password: str, first: int, nodes: Callable[[], list[Target]] | None = None
+    ) -> None:
         self.api = api
         self.password = password
+        self.nodes = nodes or (lambda: targets(api))  # where to write (a crash test pins its own list)
         self.next_id = first  # ids from here on: a new writer never meets an earlier writer's rows
         self.acked: set[int] = set()
         self.failures: list[str] = []
@@ -170,7 +175,7 @@ class Writer:
     def _run(self) -> None:
         turn = 0
         while not self.stop.is_set():
-            nodes = targets(self.api)
+            nodes = self.nodes()
             if not nodes:
                 self.stop.wait(0.1)
                 continue

@@ -8,13 +8,17 @@ small JSON helpers over the API. Every process started here is stopped by `Stack
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,7 @@ from typing import Any
 from localmesos.cluster import Cluster
 from localmesos.zkserver import ZooKeeperServer, free_port
 from support.blackhole import Blackhole
+from support.ports import agent_ports
 from support.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,3 +113,45 @@ def post(port: int, path: str) -> tuple[int, Any]:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())
+
+
+def task_user_work_dir(prefix: str) -> Path:
+    """A fresh directory in /tmp that a task user (mysql, www-data) can traverse down to its sandbox and
+    volume (mode 0755); the caller removes it."""
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    work.chmod(0o755)
+    return work
+
+
+@contextlib.contextmanager
+def running_stack(
+    zk: ZooKeeperServer,
+    work: Path,
+    service: str,
+    agents: int,
+    resources: str,
+    ports_per_agent: int,
+    wait: float = 60.0,
+    prefix: str = "e2e",
+) -> Iterator[Stack]:
+    """A started localmesos cluster (agents on distinct loopback hosts, quick allocation and failure
+    detection; each agent has `resources` plus its own free block of `ports_per_agent` ports) and a
+    `Stack` over it in a fresh ZooKeeper path; schedulers are started by the caller. Everything is stopped
+    on exit."""
+    cluster = Cluster(
+        work / "cluster",
+        distinct_hosts=True,
+        agents=agents,
+        port=0,
+        allocation_interval=0.2,
+        agent_unreachable_timeout=3.0,
+        status_update_retry=1.0,
+        agent_resources=f"{resources};ports:{agent_ports(agents, ports_per_agent)[1]}",
+    )
+    cluster.start()
+    stack = Stack(cluster, zk, work, f"/{prefix}-{uuid.uuid4().hex[:8]}/mesopress", service, wait=wait)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        cluster.stop()
