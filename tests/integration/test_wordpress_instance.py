@@ -422,6 +422,22 @@ def test_an_instance_that_cannot_reach_the_database_gets_no_traffic(stack: Stack
         stack.stop_instance("cut-off")
 
 
+def test_the_proxys_client_check_passes_only_for_a_synced_node(stack: Stack) -> None:
+    """The script the proxy task rendered (the mariadb client, the HAProxy arguments), run as HAProxy does."""
+    script = stack.root / "proxy/conf/mysql-check.sh"
+    eventually(script.exists, timeout=30, message="the proxy's check script")
+    assert "--defaults-file=" in script.read_text()
+    assert (stack.root / "proxy/conf/mysql-check.cnf").stat().st_mode & 0o777 == 0o600
+
+    def check(port: int) -> subprocess.CompletedProcess[str]:
+        argv = [str(script), "", "", "127.0.0.1", str(port)]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+
+    assert check(stack.db.port).returncode == 0, check(stack.db.port).stderr
+    closed = check(free_port())
+    assert closed.returncode == 1 and "not synced" in closed.stderr
+
+
 def test_mysql_check_passes_only_for_a_synced_node(stack: Stack, tmp_path: Path) -> None:
     good = str(stack.root / "check.json")
     check = ("mesopress.tasks.proxy", "mysql-check", "--host", "127.0.0.1")

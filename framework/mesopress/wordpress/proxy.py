@@ -5,9 +5,15 @@ errors on hot rows such as options and sessions); sending every statement to one
 them and a failover costs a few seconds. The first Synced node is the active server, every other node
 is `backup` (without `allbackups` HAProxy uses only the first healthy backup, so there is still one
 writer). Health is an external check that passes only for a Synced node (the built-in mysql-check only
-proves the port answers). HTTP checks hit the instances' readiness URL, which fails when the instance
-cannot reach the database. Upload endpoints and /wp-content/uploads/ always go to the media backend,
-even when it is empty (503): sending them elsewhere would store files outside the media volume.
+proves the port answers). The check is a shell script around the `mariadb` client (a few ms; a Python
+check costs a few hundred under load): HAProxy gives an external check only min(inter, timeout connect)
+to finish (src/check.c, process_chk_proc), so a slow check under CPU load would mark every node down
+at once. Hence the Galera servers' own timing: `inter 2s` (the check's budget) with `fastinter 500ms`
+so that a failing writer is still out within about 2.5 s. HTTP checks hit the instances' readiness
+URL, which fails when the instance cannot reach the database. Upload endpoints and
+/wp-content/uploads/ always go to the media backend, even when it is empty (503): sending them
+elsewhere would store files outside the media volume. Every answer says which server gave it
+(`X-Served-By`), so an operator can tell which instance served a request.
 
 Reloads are seamless: the task program dumps `show servers state` into the server-state file before
 SIGUSR2, so the new workers start with the old health verdicts, and the listeners are handed over.
@@ -23,6 +29,9 @@ from typing import Any
 from mesopress.wordpress.web import READY_PATH, UPLOAD_PATHS, UPLOADS_PREFIX
 
 CHECK_TIMING = "inter 1s rise 2 fall 2"
+GALERA_CHECK_TIMING = "inter 2s fastinter 500ms downinter 1s rise 2 fall 2"
+# What the external check reads, and the values a Synced, ready member of a Primary component shows.
+SYNCED_STATUS = {"wsrep_local_state": "4", "wsrep_ready": "ON", "wsrep_cluster_status": "Primary"}
 
 
 @dataclass(frozen=True)
@@ -174,11 +183,7 @@ def writer_order(nodes: Sequence[Server]) -> list[tuple[Server, bool]]:
 
 def is_synced(status: Mapping[str, str]) -> bool:
     """The external check's verdict from `SHOW GLOBAL STATUS LIKE 'wsrep_%'`: Synced, ready, Primary."""
-    return (
-        status.get("wsrep_local_state") == "4"
-        and status.get("wsrep_ready", "").upper() == "ON"
-        and status.get("wsrep_cluster_status") == "Primary"
-    )
+    return all(status.get(name, "").upper() == value.upper() for name, value in SYNCED_STATUS.items())
 
 
 def keep_state(state: str, endpoints: Endpoints) -> str:
@@ -234,7 +239,7 @@ def _galera_backend(config: ProxyConfig, nodes: Sequence[Server]) -> list[str]:
     ]
     for node, backup in writer_order(nodes):
         suffix = " backup" if backup else ""
-        lines.append(f"    server {node.name} {node.host}:{node.port} check {CHECK_TIMING}{suffix}")
+        lines.append(f"    server {node.name} {node.host}:{node.port} check {GALERA_CHECK_TIMING}{suffix}")
     return lines
 
 
@@ -271,6 +276,7 @@ def render_haproxy(config: ProxyConfig, endpoints: Endpoints) -> str:
         "frontend http",
         f"    bind {config.host}:{config.http_port}",
         "    option forwardfor",
+        "    http-response set-header X-Served-By %[srv_name]",  # which instance answered: for operators
         *_media_acls(),
         "    default_backend wordpress",
         "",
@@ -290,10 +296,40 @@ def render_haproxy(config: ProxyConfig, endpoints: Endpoints) -> str:
 
 
 def render_check_script(python: str, pythonpath: str, credentials_file: str) -> str:
-    """The external check: HAProxy passes the server's address and port as $3 and $4."""
+    """The external check through Python (the fallback when the host has no mariadb client).
+
+    HAProxy passes the server's address and port as $3 and $4."""
     return (
         "#!/bin/sh\n"
         "# HAProxy external check (rendered by mesopress): exit 0 only if the node is Synced.\n"
         f"PYTHONPATH='{pythonpath}' exec '{python}' -m mesopress.tasks.proxy mysql-check "
         f'--credentials \'{credentials_file}\' --host "$3" --port "$4"\n'
     )
+
+
+def render_client_check_script(client: str, defaults_file: str) -> str:
+    """The external check through the `mariadb` client: the same verdict as `is_synced`, in awk."""
+    names = ",".join(f"'{name}'" for name in SYNCED_STATUS)
+    wanted = " && ".join(f'toupper(s["{k}"]) == "{v.upper()}"' for k, v in SYNCED_STATUS.items())
+    return (
+        "#!/bin/sh\n"
+        "# HAProxy external check (rendered by mesopress): exit 0 only if the node at $3:$4 is Synced,\n"
+        "# ready and in the Primary component.\n"
+        f"out=$('{client}' --defaults-file='{defaults_file}' --protocol=tcp --host=\"$3\" --port=\"$4\" "
+        "--connect-timeout=2 --batch --skip-column-names "
+        f'--execute="SHOW GLOBAL STATUS WHERE Variable_name IN ({names})" 2>&1) || '
+        '{ echo "$3:$4 not synced: $out" >&2; exit 1; }\n'
+        f"printf '%s\\n' \"$out\" | awk -F'\\t' '{{s[$1] = $2}} END {{exit !({wanted})}}' && exit 0\n"
+        'echo "$3:$4 not synced:" $out >&2\n'
+        "exit 1\n"
+    )
+
+
+def render_client_defaults(user: str, password: str) -> str:
+    """The check user's option file for the client (0600): values quoted, \\ and " escaped."""
+
+    def quoted(value: str) -> str:
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+
+    return f"[client]\nuser={quoted(user)}\npassword={quoted(password)}\n"

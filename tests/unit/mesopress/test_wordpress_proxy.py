@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,12 +43,13 @@ def render(**endpoints: Any) -> str:
         "    acl media_path path_beg /wp-content/uploads/ /wp-json/wp/v2/media",
         "    acl media_path path /wp-admin/async-upload.php /wp-admin/media-new.php /wp-admin/upload.php",
         "    acl media_path url_param(rest_route) -m beg /wp/v2/media",
+        "    http-response set-header X-Served-By %[srv_name]",
     ],
     ids=[
         "external-check", "fork", "stats", "state-file", "state-load", "http-port", "mysql-port",
         "roundrobin",
         "readiness-check", "wordpress-server", "media-server", "check-script", "media-route", "uploads-acl",
-        "upload-pages-acl", "rest-route-acl",
+        "upload-pages-acl", "rest-route-acl", "served-by",
     ],
 )  # fmt: skip
 def test_config_has(line: str) -> None:
@@ -66,7 +70,8 @@ def test_one_writer_the_first_synced_node_the_rest_backup(synced: tuple[bool, ..
     text = render(galera=galera(*synced))
     for i in range(len(synced)):
         backup = "" if i == writer else " backup"
-        assert f"    server galera-{i} 10.0.1.{i}:3306 check inter 1s rise 2 fall 2{backup}\n" in text
+        timing = "inter 2s fastinter 500ms downinter 1s rise 2 fall 2"  # inter: the external check's budget
+        assert f"    server galera-{i} 10.0.1.{i}:3306 check {timing}{backup}\n" in text
     assert "allbackups" not in text
 
 
@@ -110,19 +115,80 @@ def test_bad_endpoints_are_refused_with_the_entry_named(data: Any, reason: str) 
         proxy.parse_endpoints(data)
 
 
-@pytest.mark.parametrize(
+STATUSES = pytest.mark.parametrize(
     ("status", "synced"),
     [
         ({"wsrep_local_state": "4", "wsrep_ready": "ON", "wsrep_cluster_status": "Primary"}, True),
         ({"wsrep_local_state": "2", "wsrep_ready": "ON", "wsrep_cluster_status": "Primary"}, False),
         ({"wsrep_local_state": "4", "wsrep_ready": "OFF", "wsrep_cluster_status": "Primary"}, False),
         ({"wsrep_local_state": "4", "wsrep_ready": "ON", "wsrep_cluster_status": "non-Primary"}, False),
+        ({"wsrep_local_state": "4", "wsrep_ready": "ON"}, False),
         ({}, False),
     ],
-    ids=["synced", "donor", "not-ready", "non-primary", "no-wsrep"],
+    ids=["synced", "donor", "not-ready", "non-primary", "no-cluster-status", "no-wsrep"],
 )
+
+
+@STATUSES
 def test_only_a_synced_primary_node_passes(status: dict[str, str], synced: bool) -> None:
     assert proxy.is_synced(status) is synced
+
+
+def fake_client(tmp_path: Path, output: str, code: int = 0) -> str:
+    """A stand-in for the mariadb client: prints `output`, records its arguments, exits `code`."""
+    client = tmp_path / "fake-mariadb"
+    (tmp_path / "out.txt").write_text(output)
+    client.write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/args.txt\ncat {tmp_path}/out.txt\nexit {code}\n'
+    )
+    client.chmod(0o755)
+    return str(client)
+
+
+def run_check(tmp_path: Path, client: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "check.sh"
+    script.write_text(proxy.render_client_check_script(client, "/sb/conf/mysql-check.cnf"))
+    script.chmod(0o700)
+    # HAProxy's arguments: proxy address and port, then the server's address and port ($3 $4)
+    argv = [str(script), "NOT_USED", "NOT_USED", "10.0.1.7", "3307"]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+
+
+@STATUSES
+def test_the_client_check_script_gives_the_same_verdict(
+    tmp_path: Path, status: dict[str, str], synced: bool
+) -> None:
+    lines = "".join(f"{name}\t{value}\n" for name, value in status.items())
+    done = run_check(tmp_path, fake_client(tmp_path, lines))
+    assert (done.returncode == 0) is synced, done.stderr
+    args = (tmp_path / "args.txt").read_text().splitlines()
+    assert args[:4] == [
+        "--defaults-file=/sb/conf/mysql-check.cnf",
+        "--protocol=tcp",
+        "--host=10.0.1.7",
+        "--port=3307",
+    ]
+    if not synced:
+        assert "10.0.1.7:3307 not synced" in done.stderr
+
+
+def test_the_client_check_script_fails_when_the_client_cannot_connect(tmp_path: Path) -> None:
+    client = fake_client(tmp_path, "ERROR 2002 (HY000): Can't connect to server on '10.0.1.7'", code=1)
+    done = run_check(tmp_path, client)
+    assert done.returncode == 1
+    assert "10.0.1.7:3307 not synced: ERROR 2002" in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("my_print_defaults") is None, reason="needs the mariadb client package")
+def test_the_client_defaults_file_keeps_quotes_and_backslashes(tmp_path: Path) -> None:
+    password = "p\"a\\ss'word #x"
+    path = tmp_path / "check.cnf"
+    path.write_text(proxy.render_client_defaults("monitor", password))
+    printed = subprocess.run(
+        ["my_print_defaults", f"--defaults-file={path}", "client"],
+        capture_output=True, text=True, timeout=10, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert printed == ["--user=monitor", f"--password={password}"]
 
 
 def test_check_script_passes_address_and_port_to_mysql_check() -> None:
