@@ -245,14 +245,14 @@ class SchedulerCore:
         return unreachable or bool(scheduler_offers.waiting_names(self) or self._cleaning())
 
     def _cleaning(self) -> list[str]:
-        """Decommissioned instances whose volume waits for an offer of its agent (scale-down)."""
+        """Decommissioned instances whose volume or reservations wait for an offer of their agent."""
         return scheduler_scaling.awaiting_offers(self, scheduler_plans.gone_agents(self, self.clock()))
 
     def _pending_text(self) -> str:
         if self.world.uninstalling:
             return "uninstall in progress"
         names = scheduler_offers.waiting_names(self) + scheduler_offers.watched_names(self)
-        names += [f"{n} (volume clean-up)" for n in self._cleaning()]
+        names += [f"{n} (clean-up)" for n in self._cleaning()]
         return ", ".join(names) + " waiting" if names else "nothing waits for resources"
 
     # Helpers the topic modules use.

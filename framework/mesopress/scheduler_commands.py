@@ -74,8 +74,20 @@ def handle(core: SchedulerCore, command: Command, now: float) -> list[fx.Effect]
     else:
         answer = handler(core, command.args, now)
     effects, value = answer
-    log.info("command %s %s: %s", command.kind, dict(command.args), value)
+    log.info("command %s %s: %s", command.kind, described(command.args), value)
     return effects + [fx.Reply(command.reply, value)]
+
+
+def described(args: Mapping[str, Any]) -> dict[str, Any]:
+    """A command's arguments for the log: a new service file as its pods' counts, not whole (its env
+    values may be secrets, and the document fills a screen)."""
+    out: dict[str, Any] = {}
+    for key, value in args.items():
+        if key == "doc":
+            continue
+        pods = getattr(value, "pods", None)
+        out[key] = {"pods": {p.name: p.count for p in pods}} if key == "service" and pods else value
+    return out
 
 
 def replace(core: SchedulerCore, args: Mapping[str, Any], now: float) -> Answer:

@@ -76,7 +76,7 @@ def handle(core: SchedulerCore, offers: Sequence[Mapping[str, Any]], now: float)
         operations = list(accept.operations)
         for match in accept.matches:
             operations = _record(core, txn, match, operations)
-        _collect(txn, accept)
+        _collect(core, txn, accept)
         accepts.append(fx.Accept([accept.offer_id], operations, accept.refuse_seconds))
     effects = txn.commit(core.store)
     if effects is None:
@@ -206,14 +206,20 @@ def _record(
     return scheduler_artifacts.with_task(operations, task_info)
 
 
-def _collect(txn: Txn, accept: evaluator.Accept) -> None:
-    """Our released volumes: their machines learn that DESTROY + UNRESERVE went out."""
+def _collect(core: SchedulerCore, txn: Txn, accept: evaluator.Accept) -> None:
+    """Our released volumes: their machines learn that DESTROY + UNRESERVE went out; decommissioned
+    instances whose reservations the ACCEPT releases are marked `unreserved`."""
     for volume in accept.garbage.volumes:
         pid = ((volume.get("disk") or {}).get("persistence") or {}).get("id", "")
         res = txn.reservation(pid)
         if res is not None and res.status not in CLEANING:
             txn.reserve_event(pid, rv.Orphan("no instance owns it"))
         txn.reserve_event(pid, rv.Seen(accept.agent_id, volume=True))
+    records = scheduler_scaling.records(core, txn)
+    for name in sorted(accept.garbage.instances):
+        record = records.get(name)
+        if record is not None and record.state.status is im.Status.DECOMMISSIONED and not record.unreserved:
+            txn.pod(name).unreserved = True  # the decommission plan may forget it now
     if accept.garbage:
         log.info(
             "releasing %d volumes and %d reservations of ours that no instance owns on agent %s",

@@ -49,10 +49,19 @@ def records(core: SchedulerCore, txn: Txn | None) -> dict[str, PodRecord]:
 def _held(recs: Mapping[str, PodRecord]) -> dict[str, decommission.Held]:
     return {
         n: decommission.Held(
-            r.state, tuple(r.footprint.persistence_ids.values()) if r.footprint else (), r.drain_since
+            r.state,
+            tuple(r.footprint.persistence_ids.values()) if r.footprint else (),
+            r.drain_since,
+            r.footprint.agent_id if r.footprint else "",
+            unreserve_pending(r),
         )
         for n, r in recs.items()
     }
+
+
+def unreserve_pending(record: PodRecord) -> bool:
+    """Did the instance reserve resources that no ACCEPT has unreserved yet?"""
+    return bool(record.footprint and record.footprint.resource_ids) and not record.unreserved
 
 
 def build_plans(core: SchedulerCore, txn: Txn | None, now: float, gone: set[str]) -> dict[str, Plan]:
@@ -147,10 +156,13 @@ def leaving(record: PodRecord) -> bool:
 
 
 def awaiting_offers(core: SchedulerCore, gone: set[str]) -> list[str]:
-    """Decommissioned instances whose volume waits for an offer of its agent to be destroyed."""
+    """Decommissioned instances whose volume or reservations wait for an offer of their agent."""
     out = []
     for name, record in core.world.pods.items():
         if record.state.status is not Status.DECOMMISSIONED or record.footprint is None:
+            continue
+        if unreserve_pending(record) and record.footprint.agent_id not in gone:
+            out.append(name)
             continue
         for pid in record.footprint.persistence_ids.values():
             res = core.world.reservations.get(pid)

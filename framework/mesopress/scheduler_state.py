@@ -12,7 +12,8 @@ Records (under pods/ and reservations/, docs/zookeeper-layout.md):
   garbage only once the replacement's footprint is stored;
 - ``pods/<instance>/tasks/<task-id>``: the intended TaskInfo, its agent and last status;
 - ``reservations/<persistence-id>``: ``ReservationState.to_dict()``;
-- ``pods/<instance>`` also holds ``config_hash`` and ``drain_since`` (scale-down, rolling restart);
+- ``pods/<instance>`` also holds ``config_hash``, ``drain_since`` and ``unreserved`` (scale-down, rolling
+  restart);
   a decommissioned instance's records are deleted (`Txn.forget`);
 - ``recovery/agents/<agent-id>``: agents marked gone; ``recovery/uninstall/state``: uninstall started.
 """
@@ -41,12 +42,14 @@ log = logging.getLogger("mesopress.scheduler")
 class PodRecord:
     """An instance's machine state and footprint, the hash of the configuration its task was launched
     with (`plans.rollout.config_hash`; "" before the first launch) and, while it is drained before a
-    kill (scale-down, rolling restart), the moment it left the endpoints."""
+    kill (scale-down, rolling restart), the moment it left the endpoints. `unreserved`: once
+    decommissioned, an ACCEPT has released its reservations (UNRESERVE sent), so it may be forgotten."""
 
     state: im.InstanceState
     footprint: Footprint | None = None
     config_hash: str = ""
     drain_since: float | None = None
+    unreserved: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +57,7 @@ class PodRecord:
             "footprint": self.footprint.to_dict() if self.footprint else None,
             "config_hash": self.config_hash,
             "drain_since": self.drain_since,
+            "unreserved": self.unreserved,
         }
 
     @classmethod
@@ -64,6 +68,7 @@ class PodRecord:
             Footprint.from_dict(fp) if fp else None,
             str(data.get("config_hash") or ""),
             data.get("drain_since"),
+            bool(data.get("unreserved", False)),
         )
 
 

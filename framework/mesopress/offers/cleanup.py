@@ -26,6 +26,7 @@ from mesopress.offers.requests import Context
 class Garbage:
     volumes: tuple[dict[str, Any], ...] = ()
     reserved: tuple[dict[str, Any], ...] = ()
+    instances: frozenset[str] = frozenset()  # whose labels the released resources carry
 
     def __bool__(self) -> bool:
         return bool(self.volumes or self.reserved)
@@ -37,12 +38,14 @@ def find_garbage(
     """Our labelled resources in the offer that no known footprint names."""
     volumes: list[dict[str, Any]] = []
     reserved: list[dict[str, Any]] = []
+    owners: set[str] = set()
     for owner, resource in index.labelled:
         persistence = ((resource.get("disk") or {}).get("persistence") or {}).get("id")
         if owner.resource_id in known_resource_ids or persistence in known_persistence_ids:
             continue
         (volumes if persistence else reserved).append(resource)
-    return Garbage(tuple(volumes), tuple(reserved))
+        owners.add(owner.instance)
+    return Garbage(tuple(volumes), tuple(reserved), frozenset(owners))
 
 
 def find_in_offer(offer: Mapping[str, Any], ctx: Context) -> Garbage:

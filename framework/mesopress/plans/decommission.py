@@ -15,9 +15,10 @@ index first. A step's `kind` says what its candidate means for the scheduler:
 - "forget": delete the instance's records (pod, tasks, leftover reservation records).
 
 In between the step is STARTED (draining, kill sent) or STARTING (waiting for an offer of the agent to
-destroy and unreserve the volume); an unreachable agent keeps it WAITING, an agent gone completes it
-with a warning, as in the uninstall plan. Finished steps of the previous plan stay visible (COMPLETE)
-until their instance index is wanted again.
+destroy the volume and unreserve the instance's cpus, mem, ports and disk: an instance without a volume
+also waits, or its reservations would stay behind while offers are suppressed); an unreachable agent
+keeps it WAITING, an agent gone completes it with a warning, as in the uninstall plan. Finished steps
+of the previous plan stay visible (COMPLETE) until their instance index is wanted again.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class Held:
     state: InstanceState
     persistence_ids: tuple[str, ...] = ()
     drain_since: float | None = None
+    agent_id: str = ""  # where its reservations are
+    reserved: bool = False  # it reserved resources that no ACCEPT has unreserved yet
 
 
 def surplus(pod: str, count: int, names: Collection[str]) -> list[str]:
@@ -133,10 +136,14 @@ def _step(
             return Step(step, Status.STARTED, why, name, "cleanup")
         why = f"waiting for an offer from agent {res.agent_id} to destroy {res.persistence_id} and unreserve"
         return Step(step, Status.STARTING, why, name, "cleanup")
+    if record.reserved and record.agent_id in gone_agents:
+        warnings.append(f"could not unreserve its resources on agent {record.agent_id} (agent gone)")
+    elif record.reserved:
+        why = f"waiting for an offer from agent {record.agent_id} to unreserve its resources"
+        return Step(step, Status.STARTING, why, name, "cleanup")
     warning = "; ".join(warnings)
-    return Step(
-        step, Status.PREPARED, "killed, volumes destroyed and unreserved: forget it", name, "forget", warning
-    )
+    why = "killed, volumes destroyed, resources unreserved: forget it"
+    return Step(step, Status.PREPARED, why, name, "forget", warning)
 
 
 def _before_kill(

@@ -85,7 +85,7 @@ def test_clean_up_and_a_launch_share_one_accept_in_mesos_order() -> None:
     result = evaluator.evaluate([request], [offer], ctx(KNOWN), collect_garbage=True)
     [accept] = result.accepts
     assert [op["type"] for op in accept.operations] == ["DESTROY", "UNRESERVE", "RESERVE", "LAUNCH"]
-    assert accept.garbage == cleanup.Garbage((OLD_VOLUME,), (OLD_CPUS,))
+    assert accept.garbage == cleanup.Garbage((OLD_VOLUME,), (OLD_CPUS,), frozenset({"galera-0"}))
 
 
 def test_just_placed_instances_are_not_garbage() -> None:
@@ -98,7 +98,8 @@ def test_just_placed_instances_are_not_garbage() -> None:
 
 def test_find_garbage_on_an_index() -> None:
     index = Index(samples.offer(1, extra=[OLD_CPUS, samples.foreign("cpus", 1.0)]), "mesopress", "site")
-    assert cleanup.find_garbage(index, set(), set()) == cleanup.Garbage((), (OLD_CPUS,))
+    expected = cleanup.Garbage((), (OLD_CPUS,), frozenset({"galera-0"}))  # whose labels they carry
+    assert cleanup.find_garbage(index, set(), set()) == expected
     assert not cleanup.find_garbage(index, {"galera-0.cpus.old"}, set())
     assert cleanup.release(cleanup.Garbage()) == []
 
@@ -127,6 +128,6 @@ def test_a_replaced_instances_old_volume_is_not_released_in_the_same_round() -> 
 def test_uninstall_releases_everything_of_ours_and_nothing_else() -> None:
     offer = samples.offer(1, extra=[OLD_CPUS, OLD_VOLUME, samples.foreign("cpus", 1.0, label_service="shop")])
     garbage = cleanup.find_in_offer(offer, ctx())
-    assert garbage == cleanup.Garbage((OLD_VOLUME,), (OLD_CPUS,))
+    assert garbage == cleanup.Garbage((OLD_VOLUME,), (OLD_CPUS,), frozenset({"galera-0"}))
     assert cleanup.find_in_offer(offer, ctx(KNOWN)) == garbage
     assert not cleanup.find_in_offer(samples.offer(2, role="other", extra=[OLD_CPUS]), ctx())

@@ -100,6 +100,20 @@ def test_a_volume_on_a_gone_agent_completes_with_a_warning() -> None:
     assert step.kind == "forget" and "could not clean volume p4 on agent a4 (agent gone)" in step.warning
 
 
+def test_reservations_without_a_volume_wait_for_an_unreserve_before_forgetting() -> None:
+    def leaving(reserved: bool) -> dict[str, Held]:
+        done = held("galera-4", S.DECOMMISSIONED, Goal.DECOMMISSIONED, agent_id="a4", reserved=reserved)
+        return five(**{"galera-4": done})
+
+    [waiting] = [s for s in shrink(leaving(True)).steps if s.target == "galera-4"]
+    assert (waiting.status.value, waiting.kind) == ("STARTING", "cleanup")
+    assert waiting.reason == "waiting for an offer from agent a4 to unreserve its resources"
+    assert steps(shrink(leaving(False)))["galera-4"] == ("PREPARED", "forget")  # UNRESERVE sent
+    [gone] = [s for s in shrink(leaving(True), gone_agents={"a4"}).steps if s.target == "galera-4"]
+    assert gone.kind == "forget"
+    assert "could not unreserve its resources on agent a4 (agent gone)" in gone.warning
+
+
 def test_forgotten_instances_stay_visible_as_complete_until_wanted_again() -> None:
     done = five(**{"galera-4": held("galera-4", S.DECOMMISSIONED, Goal.DECOMMISSIONED)})
     before = shrink(done)
