@@ -13,40 +13,9 @@ from typing import Any
 
 from localmesos import ids
 from localmesos.master_model import capabilities_of, roles_of, value
+from localmesos.resources_identity import validate_role
 
 _MAX_DURATION_SECONDS = (2**63 - 1) / 1e9
-_ROLE_INVALID_CHARS = "\x09\x0a\x0b\x0c\x0d\x20\x2f"
-
-def validate_role(role: object) -> str | None:
-    """Mesos ``roles::validate``: why ``role`` is not a valid role name, or None."""
-    if not isinstance(role, str):
-        return "Role must be a string"
-    if role == "*":
-        return None
-    if role == "":
-        return "Empty role name is invalid"
-    if role.startswith("/"):
-        return f"Role '{role}' cannot start with a slash"
-    if role.endswith("/"):
-        return f"Role '{role}' cannot end with a slash"
-    for component in role.split("/"):
-        problem = _role_component_problem(role, component)
-        if problem:
-            return problem
-    return None
-
-
-def _role_component_problem(role: str, component: str) -> str | None:
-    if component == "":
-        return f"Role '{role}' cannot contain two adjacent slashes"
-    if component in (".", "..", "*"):
-        return f"Role '{role}' cannot include '{component}' as a component"
-    if component.startswith("-"):
-        return f"Role component '{component}' is invalid because it starts with a dash"
-    if any(ch in _ROLE_INVALID_CHARS or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in component):
-        return f"Role component '{component}' is invalid because it contains backspace or whitespace"
-    return None
-
 
 def validate_framework_info(info: dict[str, Any]) -> str | None:
     """Why the master refuses this FrameworkInfo on SUBSCRIBE/UPDATE_FRAMEWORK (Mesos validateFramework)."""

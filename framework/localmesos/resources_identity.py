@@ -16,7 +16,7 @@ Resource = dict[str, Any]
 SCALAR, RANGES, SET = "SCALAR", "RANGES", "SET"
 STATIC, DYNAMIC = "STATIC", "DYNAMIC"
 _EXCLUSIVE_SOURCES = frozenset({"MOUNT", "BLOCK"})
-_ROLE_BAD_CHARS = frozenset("\t\n\v\f\r /\x7f")
+_ROLE_BAD_CHARS = "\x09\x0a\x0b\x0c\x0d\x20\x7f"  # Mesos src/common/roles.cpp INVALID_CHARACTERS
 
 
 class ResourceError(ValueError):
@@ -95,24 +95,34 @@ def allocatable_to_role(resource: Resource, role: str) -> bool:
 
 
 def validate_role(role: object) -> str | None:
-    """Mesos roles::validate (hierarchical roles): the reason ``role`` is invalid, or None."""
+    """Mesos ``roles::validate`` (hierarchical roles): why ``role`` is not a valid role name, or None.
+    One rule for the master's FrameworkInfo and for resources' reservations."""
     if not isinstance(role, str):
         return "Role must be a string"
     if role == "*":
         return None
-    if not role:
+    if role == "":
         return "Empty role name is invalid"
     if role.startswith("/"):
         return f"Role '{role}' cannot start with a slash"
     if role.endswith("/"):
         return f"Role '{role}' cannot end with a slash"
-    for component in (c for c in role.split("/") if c):
-        if component in (".", "..", "*"):
-            return f"Role '{role}' cannot include '{component}' as a component"
-        if component.startswith("-"):
-            return f"Role component '{component}' is invalid because it starts with a dash"
-        if any(ch in _ROLE_BAD_CHARS for ch in component):
-            return f"Role component '{component}' is invalid because it contains backspace or whitespace"
+    for component in role.split("/"):
+        problem = _role_component_problem(role, component)
+        if problem:
+            return problem
+    return None
+
+
+def _role_component_problem(role: str, component: str) -> str | None:
+    if component == "":
+        return f"Role '{role}' cannot contain two adjacent slashes"
+    if component in (".", "..", "*"):
+        return f"Role '{role}' cannot include '{component}' as a component"
+    if component.startswith("-"):
+        return f"Role component '{component}' is invalid because it starts with a dash"
+    if any(ch in _ROLE_BAD_CHARS for ch in component):
+        return f"Role component '{component}' is invalid because it contains backspace or whitespace"
     return None
 
 

@@ -921,7 +921,7 @@ def test_validate_all_names_the_resource():
         ("", False),
         (".", False),
         ("..", False),
-        ("a//b", True),
+        ("a//b", False),
         ("a/./b", False),
         ("x\ty", False),
         ("x\x7fy", False),
