@@ -254,7 +254,7 @@ def render(rows: list[list[str]], gap: list[list[str]], kills: int, note: str) -
         "One run, 4 WordPress instances (nginx + 2 FPM workers each), media, HAProxy and a 3-node Galera\n"
         f"cluster of `galera_node` tasks, all on this machine. Front page, {CLIENTS} clients for\n"
         f"{SECONDS:.0f} s per line. Everything shares the same 2 cores (the instances, HAProxy and its\n"
-        "external MySQL check, a Python start per node per second), so here more instances cannot add\n"
+        "external MySQL check, a mariadb client per node every 2 s), so here more instances cannot add\n"
         "throughput; on separate agents each instance brings its own cores.\n\n"
         + report.table(["instances", "requests/s", "failed", "vs direct"], rows)
         + f"\n\n**Writer failover under load** ({kills} kill(s); median, max): {READERS} readers of\n"
