@@ -97,6 +97,7 @@ class SchedulerCore:
             return
         self.world = scheduler_state.load(self.store)
         self.framework_id = self.store.framework_id()
+        scheduler_commands.check_identity(self)
         scheduler_commands.take_file(self)
         scheduler_commands.ensure_instances(self)
         self.secrets = scheduler_artifacts.load_secrets(self.store)

@@ -157,6 +157,38 @@ def new_version(core: SchedulerCore, now: float) -> str:
     return version
 
 
+class IdentityChanged(Exception):
+    """The scheduler was started with another role or principal than the service's reservations carry."""
+
+
+def check_identity(core: SchedulerCore) -> None:
+    """At load: the role and principal must be those every reservation of the service was made with.
+
+    They come from the settings (flags, environment, the file's `scheduler` section), so a changed one
+    is not a change of the service file and `update_config` never sees it. Subscribing in another role
+    would leave every reservation, volume and running instance out of reach (offers of the old role
+    never come), so the scheduler refuses to act until started with the stored ones. First load: the
+    current ones are stored. Raises IdentityChanged (with the reasons and the fix) or StoreError."""
+    stored = core.store.identity()
+    role, principal = core.service.role, core.service.principal
+    if stored is None:
+        core.store.set_identity(role, principal)
+        log.info("identity: role %r, principal %r stored (first load)", role, principal)
+        return
+    reasons = [
+        f"{name}: cannot change from {before!r} to {after!r}: every reservation of service "
+        f"{core.service.name!r} carries {before!r}; start the scheduler with {name} {before!r} "
+        f"(--{name} or MESOPRESS_{name.upper()}) or uninstall the service first"
+        for name, before, after in (
+            ("role", stored.get("role"), role),
+            ("principal", stored.get("principal"), principal),
+        )
+        if before != after
+    ]
+    if reasons:
+        raise IdentityChanged("; ".join(reasons))
+
+
 def take_file(core: SchedulerCore) -> None:
     """At load: the service file this process started with against the stored target configuration.
 
@@ -191,7 +223,8 @@ def take_file(core: SchedulerCore) -> None:
             log.error("the edited service file is refused: %s", reason)
         log.error(
             "keeping the stored configuration %s running; fix the service file (or POST /v1/config) and "
-            "restart", version,
+            "restart",
+            version,
         )
         core.refused = {"version": version, "reasons": reasons, "at": now}
         core.target_doc = stored

@@ -33,6 +33,7 @@ from mesopress.adapters.election import Leadership
 from mesopress.adapters.runner import Runner
 from mesopress.http import routes
 from mesopress.http.server import ApiServer
+from mesopress.scheduler_commands import IdentityChanged
 from mesopress.settings import Settings
 from mesopress.state.store import StateStore
 from support.waiting import eventually
@@ -50,9 +51,12 @@ class FakeCore:
         self.launch: dict[str, Any] | None = None
         self.statuses: list[dict[str, Any]] = []
         self.lock = threading.Lock()
+        self.refuse: str | None = None  # load() raises IdentityChanged with this text
 
     def load(self) -> None:
         self.store.framework_id()
+        if self.refuse:
+            raise IdentityChanged(self.refuse)
 
     def handle(self, event: events.Event) -> list[effects.Effect]:
         with self.lock:
@@ -131,9 +135,11 @@ class Node:
             identity,
         )
         self.stopped = False
+        self.refuse: str | None = None  # every core this node builds refuses to load with this text
 
     def _core(self, store: StateStore) -> FakeCore:
         self.cores.append(FakeCore(store))
+        self.cores[-1].refuse = self.refuse
         return self.cores[-1]
 
     @property
@@ -157,11 +163,12 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def nodes(zk_server: ZooKeeperServer, zk_chroot: str, cluster: Cluster) -> Iterator[Callable[[str], Node]]:
+def nodes(zk_server: ZooKeeperServer, zk_chroot: str, cluster: Cluster) -> Iterator[Callable[..., Node]]:
     started: list[Node] = []
 
-    def start(identity: str) -> Node:
+    def start(identity: str, refuse: str | None = None) -> Node:
         node = Node(zk_server, f"{zk_chroot}/mesopress/runtime", cluster.master_url, identity)
+        node.refuse = refuse
         started.append(node)
         node.runner.start()
         return node
@@ -196,6 +203,7 @@ def test_the_leader_subscribes_acts_through_the_driver_and_fails_over_to_a_stand
         "leader": "127.0.0.1:1",
         "framework_id": None,
         "subscribed": False,
+        "refused": None,
     }
     assert not second.cores, "a standby builds no core"
 
@@ -241,6 +249,21 @@ def test_events_of_a_deposed_leader_are_dropped_and_the_driver_stops_at_once(
     eventually(lambda: node.runner.status()["subscribed"] and len(node.cores) == 2)
     assert node.runner.status()["framework_id"] == framework_id
     eventually(lambda: (framework(cluster, framework_id) or {}).get("connected", False))
+
+
+def test_a_leader_whose_load_is_refused_says_why_and_never_subscribes(
+    nodes: Callable[..., Node], cluster: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    reason = "role: cannot change from 'old' to 'runtime'"
+    node = nodes("127.0.0.1:4", refuse=reason)
+    eventually(lambda: node.runner.status()["refused"] == reason, message="the refusal is not shown")
+    status = node.runner.status()
+    assert status["role"] == "standby" and not status["subscribed"] and not node.runner.is_leader
+    assert node.runner.store.framework_id() is None
+    assert not master_state(cluster)["frameworks"], "a refused scheduler registered a framework"
+    refusals = [r for r in caplog.records if "refusing to act" in r.getMessage()]
+    assert refusals and refusals[0].levelname == "ERROR" and refusals[0].exc_info is None
+    assert reason in refusals[0].getMessage()
 
 
 def test_signals_stop_the_process_and_a_dead_driver_thread_is_reported_as_a_crash() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from galera_sim import deploy, galera_sim, launch_on, ready
 from simulation import SETTINGS, Sim, of
 
@@ -18,6 +19,7 @@ from mesopress.kinds.galera import GaleraKind
 from mesopress.model import config
 from mesopress.offers import samples
 from mesopress.scheduler import SchedulerCore
+from mesopress.scheduler_commands import IdentityChanged
 from mesopress.state.memory import MemoryPersister
 
 FILE = """
@@ -33,8 +35,8 @@ pods:
 """
 
 
-def loaded(count: int = 2, size: int = 100) -> config.Loaded:
-    return config.load(FILE.format(count=count, size=size), {}, {})
+def loaded(count: int = 2, size: int = 100, **flags: str) -> config.Loaded:
+    return config.load(FILE.format(count=count, size=size), flags, {})
 
 
 def start(persister: MemoryPersister, holder: str, file: config.Loaded, now: float = 1000.0) -> Sim:
@@ -105,6 +107,41 @@ def test_an_edited_file_the_service_can_take_becomes_the_new_target() -> None:
     assert of(restarted.offers(3), fx.Accept)  # the third instance deploys
 
 
+def test_the_first_start_stores_the_role_and_principal_and_the_same_ones_load_again() -> None:
+    persister, sim = deployed()
+    assert sim.store.identity() == {"role": "mesopress", "principal": "mesopress"}
+    before = persister.dump()
+    again = start(persister, "h2", loaded())
+    assert again.core.loaded and persister.dump() == before
+
+
+@pytest.mark.parametrize(
+    "flags, reasons",
+    [
+        ({"role": "other"}, ["role: cannot change from 'mesopress' to 'other'"]),
+        (
+            {"role": "other", "principal": "someone"},
+            ["role: cannot change from 'mesopress' to 'other'",
+             "principal: cannot change from 'mesopress' to 'someone'"],
+        ),
+    ],
+)  # fmt: skip
+def test_a_restart_with_another_role_or_principal_is_refused_and_writes_nothing(
+    flags: dict[str, str], reasons: list[str]
+) -> None:
+    """Every reservation carries the old role: subscribing in another one would strand them all."""
+    persister, _ = deployed()
+    before = persister.dump()
+    with pytest.raises(IdentityChanged) as refused:
+        start(persister, "h2", loaded(**flags))
+    message = str(refused.value)
+    for reason in reasons:
+        assert reason in message
+    assert "--role or MESOPRESS_ROLE" in message and "uninstall the service first" in message
+    assert persister.dump() == before
+    assert start(persister, "h3", loaded()).core.loaded  # started with the stored ones: it runs
+
+
 def test_a_galera_node_is_drained_for_the_setting_before_it_is_removed() -> None:
     sim = galera_sim()
     sim.core.kinds["galera"] = GaleraKind()  # the kind as the scheduler builds it
@@ -149,4 +186,3 @@ def grow_to_five(sim: Sim) -> None:
     for agent, name in ((4, "galera-3"), (5, "galera-4")):
         launch_on(sim, agent)
         ready(sim, name, agent)
-

@@ -26,12 +26,14 @@ from typing import Any, Protocol
 from mesopress import effects, events
 from mesopress.adapters.driver import EffectExecutor, EventScheduler
 from mesopress.adapters.election import Leadership
+from mesopress.scheduler_commands import IdentityChanged
 from mesopress.state.persister import Fence, StoreError
 from mesopress.state.store import StateStore
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 RESTART_SECONDS = 3.0
+REFUSED_SECONDS = 30.0  # a scheduler started with another role or principal: the settings will not change
 WATCH_SECONDS = 0.5
 _ACTING = (effects.Accept, effects.Kill, effects.Teardown)
 
@@ -78,6 +80,7 @@ class Runner:
         self.subscribed = False
         self.framework_id: str | None = None
         self.snapshot: dict[str, Any] = {}
+        self.refused: str | None = None  # elected but refusing to act (IdentityChanged): why
         self._thread = threading.Thread(target=self._loop, name="scheduler loop", daemon=True)
         # what a standby reports; refreshed by a watcher so the API never waits for ZooKeeper
         self._seen: dict[str, str | None] = {"leader": None, "framework_id": None}
@@ -133,6 +136,7 @@ class Runner:
             "leader": self.identity if self._acting else self._seen["leader"],
             "framework_id": self.framework_id if self._acting else self._seen["framework_id"],
             "subscribed": self._acting and self.subscribed,
+            "refused": self.refused,
         }
 
     def _watch(self) -> None:
@@ -246,18 +250,27 @@ class Runner:
             self.store.initialize()
             core = self._core_factory(self.store)
             core.load()
+        except IdentityChanged as err:  # the operator's to fix: no traceback, nothing acts
+            self.refused = str(err)
+            log.error("refusing to act: %s; checking again in %.0fs", err, REFUSED_SECONDS)
+            self._retry_elected(fence, REFUSED_SECONDS)
+            return
         except Exception as err:  # StoreError, or a bug in load(): say so and try again
             log.exception("error taking the lead: %s; trying again", err)
-            retry = threading.Timer(RESTART_SECONDS, self._on_elected, args=(fence,))
-            retry.daemon = True
-            retry.start()
+            self._retry_elected(fence, RESTART_SECONDS)
             return
         with self._lock:
             if self.leadership.fence != fence:
                 self.store.unbind()
                 return
             self._core, self.snapshot, self._acting = core, core.snapshot(), True
+            self.refused = None
         self._start_driver()
+
+    def _retry_elected(self, fence: Fence, seconds: float) -> None:
+        retry = threading.Timer(seconds, self._on_elected, args=(fence,))
+        retry.daemon = True
+        retry.start()
 
     def _start_driver(self) -> None:
         if self._uninstalled or getattr(self._core, "finished", False):

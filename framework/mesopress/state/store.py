@@ -11,6 +11,7 @@ The tree under the service root (ZooKeeper: /mesopress/<service>, see docs/zooke
     <root>
     |-- schema                      "1": layout version, refused if newer than this code
     |-- framework-id                "<masterId>-0000", written on the first SUBSCRIBED, before any use
+    |-- identity                    {role, principal} the reservations are made with (first load)
     |-- config
     |   |-- target                  version id the plans deploy towards
     |   |-- deployed                version id last deployed completely
@@ -148,6 +149,13 @@ class StateStore:
 
     def framework_id(self) -> str | None:
         return self._read_str("framework-id")
+
+    def identity(self) -> JsonDict | None:
+        """The role and principal the service's reservations were made with (written at first load)."""
+        return self._read_dict("identity")
+
+    def set_identity(self, role: str, principal: str) -> None:
+        self.commit(Batch().put("identity", {"role": role, "principal": principal}))
 
     def set_framework_id(self, framework_id: str) -> None:
         self.commit(Batch().put_framework_id(framework_id))
