@@ -12,8 +12,11 @@ scheduler: it publishes the node as not ready at once (as TASK_FAILED would), re
 run` on the same volume as soon as the task exited, and publishes it READY again once it is Synced (the
 framework's relaunch time is measured in the galera-framework section). Per kill, over the window from
 the kill until TAIL seconds after the node is READY again (the writer role moves back to it): failed
-requests, the longest time between two successful writes, the time to READY. Baseline: the same load,
-no kill, for a window as long as the median kill window.
+requests, the longest time between two successful writes, the longest time without a commit on the
+surviving galera-2 (written to directly: Galera's own stall), the time to READY. Kills alternate between
+a relaunch that waits for the old incarnation's eviction (galera/rejoin.py, the product's behaviour) and
+one that rejoins at once (its alive stamp removed). Baseline: the same load, no kill, for a window as
+long as the median kill window.
 
     .venv/bin/python bench/wordpress_proxy.py [--kills 3] [--note "..."]
 """
@@ -30,6 +33,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +50,7 @@ from support.wordpress_login import Login  # noqa: E402
 
 CLIENTS, SECONDS = 8, 8.0
 READERS, TAIL = 3, 5.0
+COMMIT_PACE = 0.05  # seconds between two direct commits on the surviving node
 
 
 def fetch(url: str, host: str) -> bool:
@@ -118,14 +123,16 @@ def only(site: Site, count: int) -> None:
 class Load:
     """READERS front-page readers and one post writer through the proxy; (end time, ok) per request."""
 
-    def __init__(self, site: Site, host: str) -> None:
-        self.site, self.host = site, host
+    def __init__(self, site: Site, host: str, survivor: harness.Node) -> None:
+        self.site, self.host, self.survivor = site, host, survivor
         self.reads: list[tuple[float, bool]] = []
         self.writes: list[tuple[float, bool]] = []
+        self.commits: list[tuple[float, bool]] = []  # straight to a node never killed: Galera's own stall
         self.stop = threading.Event()
+        self.gap_from = 0.0  # where the last measured write gap began, seconds after the window's start
         self.login = Login(site.public, "admin", site.secrets[wordpress.ADMIN_SECRET])
         self.threads = [threading.Thread(target=self._read) for _ in range(READERS)]
-        self.threads.append(threading.Thread(target=self._write))
+        self.threads += [threading.Thread(target=self._write), threading.Thread(target=self._commit)]
 
     def __enter__(self) -> Load:
         for thread in self.threads:
@@ -153,46 +160,79 @@ class Load:
                 ok = False
             self.writes.append((time.monotonic(), ok))
 
-    def measure(self, start: float, end: float) -> tuple[str, str, float]:
-        """("failed/all" reads, "failed/all" writes, longest time without a successful write) within
-        [start, end]."""
+    def _commit(self) -> None:
+        """One row every COMMIT_PACE s on the survivor, root over its socket (no proxy, no PHP)."""
+        conn = None
+        while not self.stop.wait(COMMIT_PACE):
+            try:
+                conn = conn or self.survivor.connect()
+                with conn.cursor() as cursor:
+                    cursor.execute("INSERT INTO wordpress.mesopress_bench (at) VALUES (%s)", (time.time(),))
+                self.commits.append((time.monotonic(), True))
+            except Exception:  # noqa: BLE001 - a failed commit is a measurement, not an error
+                conn = None
+                self.commits.append((time.monotonic(), False))
+
+    def measure(self, start: float, end: float) -> tuple[str, str, float, float]:
+        """("failed/all" reads, "failed/all" writes, longest time without a successful write, longest
+        time without a commit on the survivor) within [start, end]."""
 
         def failed(done: list[tuple[float, bool]]) -> str:
             inside = [ok for t, ok in done if start <= t <= end]
             return f"{inside.count(False)}/{len(inside)}"
 
-        marks = [t for t, ok in self.writes if ok and t < start][-1:]  # the last success before
-        marks += [t for t, ok in self.writes if ok and start <= t <= end] + [end]
-        gap = max(b - a for a, b in zip(marks, marks[1:], strict=False))
-        return failed(self.reads), failed(self.writes), gap
+        gap, self.gap_from = longest_gap(self.writes, start, end)
+        return failed(self.reads), failed(self.writes), gap, longest_gap(self.commits, start, end)[0]
 
 
-def kill_writer(site: Site, galera: harness.Cluster) -> tuple[float, float]:
-    """SIGKILL galera-0's mariadbd, relaunch it when its task exited; (kill time, READY again time)."""
+def longest_gap(done: list[tuple[float, bool]], start: float, end: float) -> tuple[float, float]:
+    """(longest time without a success within [start, end], where it began after `start`)."""
+    marks = [t for t, ok in done if ok and t < start][-1:]  # the last success before
+    marks += [t for t, ok in done if ok and start <= t <= end] + [end]
+    return max((b - a, a - start) for a, b in zip(marks, marks[1:], strict=False))
+
+
+def kill_writer(site: Site, galera: harness.Cluster, wait: bool) -> tuple[float, float]:
+    """SIGKILL galera-0's mariadbd, relaunch it when its task exited; (kill time, READY again time).
+    `wait=False` removes the node's alive stamp first: it rejoins at once, as before galera.rejoin."""
     node = galera.nodes[0]
     began = time.monotonic()
     node.kill9()
     site.scheduler.publish("galera", node.name, {"sql": node.ports.sql}, ready=False)
     node.wait_exit()
+    if not wait:
+        (node.sandbox / "volume" / "mesopress-alive").unlink(missing_ok=True)
     node.start()
     node.wait_synced(timeout=180)
     site.scheduler.publish("galera", node.name, {"sql": node.ports.sql})
     return began, time.monotonic()
 
 
+Result = tuple[str, str, float, float, float]  # reads, writes failed; write gap, READY after, commit gap
+
+
 def failover(site: Site, galera: harness.Cluster, host: str, kills: int) -> list[list[str]]:
-    results: list[tuple[str, str, float, float]] = []
+    """`kills` kills whose relaunch waits for the eviction, as many relaunched at once, alternating."""
+    results: dict[bool, list[Result]] = {True: [], False: []}
     windows: list[float] = []
-    with Load(site, host) as load:
+    galera.nodes[-1].query(
+        "CREATE TABLE IF NOT EXISTS wordpress.mesopress_bench (id INT AUTO_INCREMENT PRIMARY KEY, at DOUBLE)"
+    )
+    with Load(site, host, galera.nodes[-1]) as load:
         eventually(lambda: sum(ok for _, ok in load.writes) >= 5, timeout=60)
-        for _ in range(kills):
-            began, back = kill_writer(site, galera)
+        for index in range(2 * kills):
+            wait = index % 2 == 0
+            began, back = kill_writer(site, galera, wait)
             time.sleep(TAIL)  # the proxy's poll and checks move the writer role back to galera-0
-            reads, writes, gap = load.measure(began, time.monotonic())
-            results.append((reads, writes, gap, back - began))
+            reads, writes, gap, stall = load.measure(began, time.monotonic())
+            results[wait].append((reads, writes, gap, back - began, stall))
             windows.append(time.monotonic() - began)
-            print(f"kill: reads {reads}, writes {writes} failed, longest write gap {gap:.1f} s, "
-                  f"READY after {back - began:.1f} s", flush=True)
+            print(
+                f"kill ({'rejoin waits' if wait else 'rejoin at once'}): reads {reads}, writes {writes} "
+                f"failed, longest write gap {gap:.1f} s from +{load.gap_from:.1f} s, no commit on "
+                f"{load.survivor.name} for {stall:.1f} s, READY after {back - began:.1f} s",
+                flush=True,
+            )
         length = statistics.median(windows)
         quiet = time.monotonic()
         time.sleep(length)
@@ -201,12 +241,24 @@ def failover(site: Site, galera: harness.Cluster, host: str, kills: int) -> list
     def seconds(values: list[float]) -> str:
         return f"{statistics.median(values):.1f} s (max {max(values):.1f})"
 
+    def row(name: str, cell: Callable[[list[Result]], str], baseline: str) -> list[str]:
+        return [name, cell(results[True]), cell(results[False]), baseline]
+
     return [
-        ["failed / all reads, per kill", ", ".join(r[0] for r in results), base[0]],
-        ["failed / all writes, per kill", ", ".join(r[1] for r in results), base[1]],
-        ["longest gap without a successful write", seconds([r[2] for r in results]), f"{base[2]:.1f} s"],
-        ["killed node READY again", seconds([r[3] for r in results]), "-"],
-        ["window (median)", f"{length:.1f} s", f"{length:.1f} s, no kill"],
+        row("failed / all reads, per kill", lambda rs: ", ".join(r[0] for r in rs), base[0]),
+        row("failed / all writes, per kill", lambda rs: ", ".join(r[1] for r in rs), base[1]),
+        row(
+            "longest gap without a successful write",
+            lambda rs: seconds([r[2] for r in rs]),
+            f"{base[2]:.1f} s",
+        ),
+        row(
+            "longest gap without a commit on the surviving galera-2 (direct, no proxy)",
+            lambda rs: seconds([r[4] for r in rs]),
+            f"{base[3]:.1f} s",
+        ),
+        row("killed node READY again", lambda rs: seconds([r[3] for r in rs]), "-"),
+        ["window (median of all kills)", f"{length:.1f} s", f"{length:.1f} s", f"{length:.1f} s, no kill"],
     ]
 
 
@@ -257,14 +309,30 @@ def render(rows: list[list[str]], gap: list[list[str]], kills: int, note: str) -
         "external MySQL check, a mariadb client per node every 2 s), so here more instances cannot add\n"
         "throughput; on separate agents each instance brings its own cores.\n\n"
         + report.table(["instances", "requests/s", "failed", "vs direct"], rows)
-        + f"\n\n**Writer failover under load** ({kills} kill(s); median, max): {READERS} readers of\n"
+        + f"\n\n**Writer failover under load** ({kills} kill(s) of each kind, alternating; median, max):\n"
+        f"{READERS} readers of "
         "the front page and one writer creating posts (REST API), all through the proxy; SIGKILL of\n"
         "the writer node's mariadbd. The bench plays the scheduler (node published not ready at once,\n"
         "`galera_node run` relaunched as soon as the task exited, READY when Synced), so *READY again*\n"
         "holds no offer or check delay (the galera-framework section has those). Window: kill -> READY\n"
         f"+ {TAIL:.0f} s (the writer role moves back to the first Synced node). Baseline: the same load\n"
         "for as long, no kill.\n\n"
-        + report.table(["measurement", "with a writer kill", "baseline (no kill)"], gap)
+        + report.table(
+            [
+                "measurement",
+                "kill, rejoin waits for the eviction",
+                "kill, rejoin at once",
+                "baseline (no kill)",
+            ],
+            gap,
+        )
+        + "\n\nThe write gap is mostly Galera's: the surviving node, written to directly, stops committing\n"
+        "for about as long (compare the two gap rows kill by kill). A node that dies without leaving\n"
+        "stays in its peers' view until they "
+        "suspect it (`evs.suspect_timeout`, 5 s); no node commits until then. A relaunched node that joins\n"
+        "before that makes the membership protocol go round again (the joiner's install timer expires), a\n"
+        "second stall. `galera_node run` therefore waits until the old incarnation is evicted\n"
+        "(`galera/rejoin.py`); *rejoin at once* removes its alive stamp to show the behaviour without it."
         + (f"\n\n{note}\n" if note else "\n")
     )
 

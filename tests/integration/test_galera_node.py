@@ -462,11 +462,15 @@ def test_restart_in_place_after_kill_catches_up_by_ist(cluster: Cluster) -> None
         victim.kill9()
         assert victim.wait_exit() == 128 + signal.SIGKILL
         writer.wait_rows(len(writer.acked) + 50)  # the survivors keep committing while it is down
+        stamp = victim.sandbox / "volume" / "mesopress-alive"
+        assert stamp.exists(), "a run that ended without leaving the cluster must leave its stamp"
+        os.utime(stamp)  # as if it had died just now, however long the rows above took
         victim.start()
         victim.wait_synced()
         writer.wait_rows(len(writer.acked) + 20)
     restart_log = victim.log_text()[before:]
     assert "recovered position" in restart_log and "rejoin from" in restart_log
+    assert "without leaving the cluster: waiting" in restart_log, restart_log[-3000:]
     assert "IST received" in restart_log, restart_log[-3000:]
     assert_all_rows_everywhere(cluster, writer.acked)
     probe = victim.command("check")  # as mysql: root's password is checked, not the unix socket
@@ -475,6 +479,7 @@ def test_restart_in_place_after_kill_catches_up_by_ist(cluster: Cluster) -> None
     assert victim.proc is not None  # a stray bootstrap=true next to live peers must not split the cluster
     victim.proc.send_signal(signal.SIGTERM)
     assert victim.wait_exit(timeout=60) == 0
+    assert not stamp.exists(), "a clean shutdown left the cluster: the next start must not wait"
     cluster.configure(victim, bootstrap=True)
     refused = victim.command("run")
     assert refused.returncode == 2 and "refusing to bootstrap: peer" in refused.stderr

@@ -9,6 +9,8 @@ by the pure `mesopress.galera` modules (`bootstrap.decide_start`, `position.pars
   install + `--wsrep-new-cluster` (first deploy), `safe_to_bootstrap: 1` + `--wsrep-new-cluster`
   (chosen recovery node), `--wsrep-start-position` (rejoin by IST) or a plain start (SST). mariadbd stays
   our child: SIGTERM/SIGINT are forwarded and we exit with its status (PID 1 reaps late, components.md).
+  After a run that ended without leaving the cluster, the start waits until the peers have evicted the
+  old incarnation (`galera.rejoin`), stamping `<volume>/mesopress-alive` every second while mariadbd runs.
 - `recover`: print the position as one JSON line and write it to `<volume>/mesopress-position.json`;
   exit 0, or 3 when the position is unknown.
 - `check`: readiness; exit 0 only when Primary and Synced (wsrep_ready=ON, wsrep_local_state=4).
@@ -33,12 +35,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mesopress.galera import bootstrap, config, health, position
+from mesopress.galera import bootstrap, config, health, position, rejoin
 from mesopress.tasks.galera_node_config import NodeConfig, load, read_secret, restrict_secrets
 
 EXIT_UNKNOWN = 3
 EXIT_REFUSED = 2
 START_TIMEOUT_S = 120.0
+ALIVE_EVERY_S = 1.0
 
 
 def log(message: str) -> None:
@@ -135,7 +138,9 @@ def run(cfg: NodeConfig) -> int:
     argv = [cfg.mariadbd, f"--defaults-file={cfg.mycnf}"]
     argv += ["--wsrep-new-cluster"] if plan.new_cluster else []
     argv += [f"--wsrep-start-position={plan.start_position}"] if plan.start_position else []
+    _wait_for_eviction(cfg, plan.new_cluster)
     proc = subprocess.Popen(argv)
+    alive_stamp(cfg).touch()
     _forward_signals(proc)
     marker = users_marker(cfg)
     if plan.create_users and not marker.exists():
@@ -146,8 +151,43 @@ def run(cfg: NodeConfig) -> int:
             log(f"{cfg.node}: error creating users: {type(exc).__name__}: {exc}")
             if proc.poll() is None:
                 proc.terminate()
-            return _exit_status(proc.wait()) or 1
-    return _exit_status(proc.wait())
+            return _supervise(cfg, proc) or 1
+    return _supervise(cfg, proc)
+
+
+def alive_stamp(cfg: NodeConfig) -> Path:
+    """Touched every second while mariadbd runs, removed on its clean exit (galera/rejoin.py)."""
+    return cfg.volume / "mesopress-alive"
+
+
+def _wait_for_eviction(cfg: NodeConfig, new_cluster: bool) -> None:
+    try:
+        age: float | None = time.time() - alive_stamp(cfg).stat().st_mtime
+    except FileNotFoundError:
+        age = None
+    options = str(cfg.mycnf_options.get("wsrep_provider_options", ""))
+    wait = rejoin.wait_seconds(age, new_cluster, options)
+    if wait > 0:
+        log(
+            f"{cfg.node}: the previous run ended {age:.1f}s ago without leaving the cluster: waiting "
+            f"{wait:.1f}s until the peers have evicted it (evs.suspect_timeout "
+            f"{rejoin.suspect_timeout(options):.0f}s); joining earlier stalls every commit again"
+        )
+        time.sleep(wait)
+
+
+def _supervise(cfg: NodeConfig, proc: subprocess.Popen[bytes]) -> int:
+    """Wait for mariadbd, stamping the volume every ALIVE_EVERY_S; its exit status, as ours."""
+    stamp = alive_stamp(cfg)
+    while True:
+        try:
+            returncode = proc.wait(timeout=ALIVE_EVERY_S)
+            break
+        except subprocess.TimeoutExpired:
+            stamp.touch()
+    if returncode == 0:  # a clean shutdown left the cluster: the next start needs no wait
+        stamp.unlink(missing_ok=True)
+    return _exit_status(returncode)
 
 
 def _install(cfg: NodeConfig) -> None:
