@@ -299,10 +299,11 @@ def render(fw: Times, by_hand: Times, note: str) -> str:
         "start with data, and READY needs a passing Mesos check, run every 3 s (up to 3 s per node, serial\n"
         "in bootstrap, joins and recovery). The framework also waits for the agents to be seen lost\n"
         "(unreachable after 3 s) before a full-crash recovery; by hand the operator knows at once. Both\n"
-        "restart numbers hold the time the survivors take to evict the killed member (Galera's default\n"
-        "timeouts, about 10-15 s) before they commit again. The galera-raw section above is another\n"
-        "comparison: the raw commands vs the `galera_node` task program alone (no Mesos), its restart\n"
-        "timed from the start command of a node already down.\n"
+        "restart numbers hold the time the survivors take to evict the killed member (`evs.suspect_timeout`\n"
+        "5 s + the view change, about 6 s) before they commit again; the framework's node also waits for\n"
+        "that eviction before it rejoins (galera/rejoin.py), the raw one does not. The galera-raw\n"
+        "section above is another comparison: the raw commands vs the `galera_node` task program alone\n"
+        "(no Mesos), its restart timed from the start command of a node already down.\n"
         + (f"\n{note}\n" if note else "")
     )
 
