@@ -264,6 +264,9 @@ def test_a_leader_whose_load_is_refused_says_why_and_never_subscribes(
     refusals = [r for r in caplog.records if "refusing to act" in r.getMessage()]
     assert refusals and refusals[0].levelname == "ERROR" and refusals[0].exc_info is None
     assert reason in refusals[0].getMessage()
+    # it holds the election, so it must not redirect to itself: every acting route says why it cannot
+    answer = routes.route(node.runner, "GET", "/v1/pods")
+    assert answer.status == 503 and reason in answer.body["error"], answer
 
 
 def test_signals_stop_the_process_and_a_dead_driver_thread_is_reported_as_a_crash() -> None:
@@ -393,6 +396,13 @@ def test_a_standby_answers_health_and_state_and_redirects_the_rest(api: Callable
     assert call(port, "POST", "/v1/uninstall")[2] == "http://10.0.0.7:8123/v1/uninstall"
     alone = api(FakeView(False, None))
     assert call(alone, "GET", "/v1/plans")[:2] == (503, {"error": "no leader elected yet; try again shortly"})
+
+
+def test_an_elected_scheduler_still_loading_answers_503_and_never_redirects_to_itself() -> None:
+    loading = FakeView(False, "h:1")
+    loading.status = lambda: {"identity": "h:1", "role": "standby", "leader": "h:1", "refused": None}  # type: ignore[method-assign]
+    answer = routes.route(loading, "GET", "/v1/pods")
+    assert answer.status == 503 and "loading its state" in answer.body["error"] and not answer.location
 
 
 def test_routes_are_plain_functions_of_a_view() -> None:

@@ -35,8 +35,9 @@ EVIL = "<img src=x onerror=alert(1)>"
 class View:
     """A scheduler process as the routes see it; `submitted` records the commands the buttons send."""
 
-    def __init__(self, leader: bool) -> None:
+    def __init__(self, leader: bool, refused: str | None = None) -> None:
         self.is_leader = leader
+        self.refused = refused
         self.submitted: list[tuple[str, dict[str, Any]]] = []
         self.snapshot = snapshot()
 
@@ -48,6 +49,7 @@ class View:
             "leader": "127.0.0.1:1",
             "framework_id": "F-1",
             "subscribed": self.is_leader,
+            "refused": self.refused,
         }
 
     def submit(self, kind: str, args: dict[str, Any], timeout: float = 10.0) -> Any:
@@ -419,3 +421,12 @@ def test_the_page_on_a_standby_says_so_and_links_the_leader(
     assert out["__bannerHidden"] is False and "standby" in out["banner"] and "127.0.0.1:1" in out["banner"]
     assert "http://127.0.0.1:1/" in out["__anchors"]
     assert "served by the leader" in out["plans"] and "served by the leader" in out["pods"]
+
+
+def test_the_page_of_a_scheduler_that_refuses_to_act_says_why(
+    serve: Callable[[View], int], tmp_path: Path
+) -> None:
+    reason = f"role: cannot change from 'mesopress' to {EVIL!r}"
+    out = render(serve(View(leader=False, refused=reason)), tmp_path)
+    assert out["__bannerHidden"] is False and "refuses to act" in out["banner"] and reason in out["banner"]
+    assert "IMG" not in out["__created"] and reason in out["leadership"]

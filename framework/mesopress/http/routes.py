@@ -5,7 +5,8 @@ testable without sockets, and the server stays a transport. Nothing here decides
 core on the runner's loop thread and its answer comes back as the body.
 
 A standby answers `/v1/health` and `/v1/state` itself; every other route is redirected (307) to the
-leader's identity `host:port`, or answered 503 while no leader is known.
+leader's identity `host:port`, or answered 503 while no leader is known, while this scheduler is
+elected but still loading, or while it refuses to act (`refused` in its status: another role).
 
 `POST /v1/config` takes a whole service file as the body (YAML or JSON, at most `MAX_BODY` bytes): it is
 parsed and checked here, on the HTTP thread, exactly as at start-up (`model.config.load_service_text`,
@@ -225,9 +226,14 @@ def route(
 
 
 def _redirect(view: View, path: str) -> Answer:
-    leader = view.status().get("leader")
+    status = view.status()
+    leader = status.get("leader")
+    if status.get("refused"):
+        return _error(503, f"this scheduler is elected but refuses to act: {status['refused']}")
     if not leader:
         return _error(503, "no leader elected yet; try again shortly")
+    if leader == status.get("identity"):  # elected, still loading its state: never redirect to itself
+        return _error(503, "this scheduler was just elected and is loading its state; try again shortly")
     return Answer(307, {"leader": leader}, location=f"http://{leader}{path}")
 
 

@@ -139,7 +139,12 @@ function renderState(answer, endpoints) {
   const role = text(state.role);
   fill("whoami", "this scheduler ", el("code", {}, text(state.identity)), " is ", status(role),
     "; leader: ", el("code", {}, text(state.leader)));
-  if (role === "standby") {
+  if (state.refused) {
+    banner.className = "banner error";
+    banner.replaceChildren(document.createTextNode(
+      "This scheduler is elected but refuses to act: " + state.refused));
+    banner.hidden = false;
+  } else if (role === "standby") {
     const link = leaderLink(state.leader);
     banner.className = "banner";
     banner.replaceChildren(...(link
@@ -158,6 +163,7 @@ function renderState(answer, endpoints) {
     ["leader", text(state.leader)],
     ["framework id", text(state.framework_id)],
     ["subscribed to Mesos", text(state.subscribed)],
+    ["refused to act", text(state.refused || "no")],
     ["live schedulers (leader first)", schedulers],
   ]));
   return state;
