@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One idempotent set-up step used by both README commands (run-local and run-tests):
-#   1. the Debian packages of every real server mesopress uses (skipped when all are installed);
+#   1. the Debian packages of every real server mesopress uses (skipped when all are installed); with
+#      --tests (scripts/run-tests) also what only the tests use: chromium, for the web UI in a real browser;
 #   2. a virtualenv in .venv with the pinned Python dependencies;
 #   3. pymesos 0.3.15 working on Python 3.11: its dependency http-parser 0.9.0 is installed from its
 #      source release with the C extension switched off, so http_parser.http falls back to the
@@ -14,6 +15,13 @@ PYTHON="${PYTHON:-python3}"
 
 APT_PACKAGES=(python3 zookeeper mariadb-server mariadb-backup galera-4 rsync socat iproute2 haproxy nginx
               php-fpm php-mysql wordpress wordpress-theme-twentytwentythree procps)
+TEST_APT_PACKAGES=(chromium)
+if [ "${1:-}" = "--tests" ]; then
+  APT_PACKAGES+=("${TEST_APT_PACKAGES[@]}")
+elif [ -n "${1:-}" ]; then
+  echo "usage: $0 [--tests]" >&2
+  exit 2
+fi
 
 log() { echo "[setup] $*" >&2; }
 

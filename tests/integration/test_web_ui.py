@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -420,7 +421,8 @@ def test_the_page_on_a_standby_says_so_and_links_the_leader(
     out = render(serve(View(leader=False)), tmp_path)
     assert out["__bannerHidden"] is False and "standby" in out["banner"] and "127.0.0.1:1" in out["banner"]
     assert "http://127.0.0.1:1/" in out["__anchors"]
-    assert "served by the leader" in out["plans"] and "served by the leader" in out["pods"]
+    assert "the leader (127.0.0.1:1) serves the plans" in out["plans"]
+    assert "the leader (127.0.0.1:1) serves the pod instances" in out["pods"]
 
 
 def test_the_page_of_a_scheduler_that_refuses_to_act_says_why(
@@ -430,3 +432,87 @@ def test_the_page_of_a_scheduler_that_refuses_to_act_says_why(
     out = render(serve(View(leader=False, refused=reason)), tmp_path)
     assert out["__bannerHidden"] is False and "refuses to act" in out["banner"] and reason in out["banner"]
     assert "IMG" not in out["__created"] and reason in out["leadership"]
+
+
+# --- in a real browser ------------------------------------------------------------------------------------
+# The minimal DOM above checks the page's logic; headless Chromium (Debian's `chromium`, installed by
+# scripts/setup.sh) checks what a browser does with it: the CSP, fetch with `redirect: "manual"` (an
+# opaque redirect on a standby), the parsed HTML after the script ran.
+
+
+class Sections(HTMLParser):
+    """The text inside each element with an id, from the DOM Chromium dumps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[tuple[str, str | None]] = []
+        self.text: dict[str, str] = {}
+        self.tags: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        if tag not in VOID:
+            self.open.append((tag, dict(attrs).get("id")))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.open and self.open.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data: str) -> None:
+        for _, ident in self.open:
+            if ident:
+                self.text[ident] = self.text.get(ident, "") + data
+
+
+VOID = {"meta", "link", "input", "br", "img", "hr"}
+
+
+def in_chromium(port: int, tmp_path: Path) -> Sections:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (scripts/setup.sh installs it)")
+    flags = [
+        "--headless",
+        "--no-sandbox",  # the tests may run as root
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--virtual-time-budget=3000",
+        "--dump-dom",
+    ]
+    result = subprocess.run(
+        [browser, *flags, f"http://127.0.0.1:{port}/"], capture_output=True, text=True, timeout=90
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    sections = Sections()
+    sections.feed(result.stdout)
+    done = "updated" in sections.text.get("updated", "")
+    assert done, f"the script did not finish a refresh: {result.stdout[:2000]}"
+    return sections
+
+
+def test_chromium_renders_the_leader_page_and_keeps_html_as_text(
+    serve: Callable[[View], int], tmp_path: Path
+) -> None:
+    page = in_chromium(serve(View(leader=True)), tmp_path)
+    assert "img" not in page.tags, "a value from the API became an element"
+    assert EVIL in page.text["pods"] and "Replace" in page.text["pods"]
+    assert "deploy" in page.text["plans"] and f"waiting for {EVIL}" in page.text["plans"]
+    assert "galera-0" in page.text["galera"] and "Primary" in page.text["galera"]
+    assert "http://127.0.0.1:31080" in page.text["endpoints"]
+    assert "leader" in page.text["whoami"] and "Error reading" not in "".join(page.text.values())
+
+
+def test_chromium_on_a_standby_shows_the_leader_and_no_error(
+    serve: Callable[[View], int], tmp_path: Path
+) -> None:
+    page = in_chromium(serve(View(leader=False)), tmp_path)
+    assert "standby" in page.text["banner"] and "http://127.0.0.1:1/" in page.text["banner"]
+    sections = {"plans": "the plans", "pods": "the pod instances", "galera": "the Galera view"}
+    for section, what in sections.items():
+        said = page.text[section].strip()
+        assert said == f"This scheduler is a standby; the leader (127.0.0.1:1) serves {what}."

@@ -65,10 +65,16 @@ function status(value) {
 }
 
 function table(headers, rows) {
-  return el("table", {},
+  // A wide table scrolls in its own box, so the page (and the buttons in the last column) stay in view.
+  return el("div", {class: "scroll"}, el("table", {},
     el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))),
     el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((c) =>
-      (c && typeof c === "object" && c.tagName === "TD") ? c : el("td", {}, c))))));
+      (c && typeof c === "object" && c.tagName === "TD") ? c : el("td", {}, c)))))));
+}
+
+function id(value) {
+  // Mesos and Galera ids (agent, task, volume, state uuid) are long and unbroken: they may break anywhere.
+  return el("td", {class: "id"}, text(value));
 }
 
 function fill(id, ...children) {
@@ -111,8 +117,8 @@ async function call(method, path, body) {
 
 function unavailable(answer, what, state) {
   if (answer.redirected) {
-    const where = state && state.leader ? " (the leader is " + state.leader + ")" : "";
-    return el("p", {class: "muted"}, "This scheduler is a standby: " + what + " is served by the leader" + where + ".");
+    const where = state && state.leader ? " (" + state.leader + ")" : "";
+    return el("p", {class: "muted"}, "This scheduler is a standby; the leader" + where + " serves " + what + ".");
   }
   return el("p", {class: "error-text"}, "Error reading " + what + ": " + text(answer.error));
 }
@@ -207,8 +213,8 @@ function renderPods(answer, state) {
     const why = [pod.reason, ...(pod.waiting || []).map((w) => "waiting: " + text(w))].filter(Boolean).join("\n");
     const name = String(pod.instance);
     const button = el("button", {type: "button", class: "small", on: {click: () => replace(name)}}, "Replace…");
-    return [text(pod.instance), text(pod.goal), status(pod.status), text(pod.agent_id), text(pod.hostname),
-      pairs(pod.ports), pairs(pod.persistence_ids), text(pod.task_id), el("td", {class: "reason"}, text(why)),
+    return [text(pod.instance), text(pod.goal), status(pod.status), id(pod.agent_id), text(pod.hostname),
+      pairs(pod.ports), id(pairs(pod.persistence_ids)), id(pod.task_id), el("td", {class: "reason"}, text(why)),
       el("td", {}, button)];
   });
   fill("pods", table(["instance", "goal", "status", "agent", "host", "ports", "volume", "task", "reason", ""], rows));
@@ -222,9 +228,9 @@ function galeraRows(pod, entry, active) {
     const age = typeof live.age === "number" ? live.age + " s" : "-";
     const action = active
       ? el("button", {type: "button", class: "small", on: {click: () => force(name)}}, "Force bootstrap…") : "";
-    return [text(name), status(node.status), text(node.agent_id), text(address), pairs(node.volume), status(state),
+    return [text(name), status(node.status), id(node.agent_id), text(address), id(pairs(node.volume)), status(state),
       status(live.wsrep_cluster_status), text(live.wsrep_cluster_size), text(live.wsrep_last_committed),
-      text(live.wsrep_cluster_state_uuid), age, el("td", {class: "reason error-text"}, live.error ? text(live.error) : ""),
+      id(live.wsrep_cluster_state_uuid), age, el("td", {class: "reason error-text"}, live.error ? text(live.error) : ""),
       el("td", {}, action)];
   });
 }
