@@ -15,9 +15,8 @@ PYTHON="${PYTHON:-python3}"
 
 APT_PACKAGES=(python3 zookeeper mariadb-server mariadb-backup galera-4 rsync socat iproute2 haproxy nginx
               php-fpm php-mysql wordpress wordpress-theme-twentytwentythree procps)
-TEST_APT_PACKAGES=(chromium)
 if [ "${1:-}" = "--tests" ]; then
-  APT_PACKAGES+=("${TEST_APT_PACKAGES[@]}")
+  APT_PACKAGES+=(chromium)
 elif [ -n "${1:-}" ]; then
   echo "usage: $0 [--tests]" >&2
   exit 2

@@ -436,8 +436,10 @@ def test_the_page_of_a_scheduler_that_refuses_to_act_says_why(
 
 # --- in a real browser ------------------------------------------------------------------------------------
 # The minimal DOM above checks the page's logic; headless Chromium (Debian's `chromium`, installed by
-# scripts/setup.sh) checks what a browser does with it: the CSP, fetch with `redirect: "manual"` (an
+# scripts/setup.sh --tests) checks what a browser does with it: the CSP, fetch with `redirect: "manual"` (an
 # opaque redirect on a standby), the parsed HTML after the script ran.
+
+VOID = {"meta", "link", "input", "br", "img", "hr"}  # elements without an end tag
 
 
 class Sections(HTMLParser):
@@ -462,9 +464,6 @@ class Sections(HTMLParser):
         for _, ident in self.open:
             if ident:
                 self.text[ident] = self.text.get(ident, "") + data
-
-
-VOID = {"meta", "link", "input", "br", "img", "hr"}
 
 
 def in_chromium(port: int, tmp_path: Path) -> Sections:

@@ -72,9 +72,9 @@ function table(headers, rows) {
       (c && typeof c === "object" && c.tagName === "TD") ? c : el("td", {}, c)))))));
 }
 
-function id(value) {
+function idCell(value) {
   // Mesos and Galera ids (agent, task, volume, state uuid) are long and unbroken: they may break anywhere.
-  return el("td", {class: "id"}, text(value));
+  return el("td", {class: "id mono"}, text(value));
 }
 
 function fill(id, ...children) {
@@ -213,8 +213,8 @@ function renderPods(answer, state) {
     const why = [pod.reason, ...(pod.waiting || []).map((w) => "waiting: " + text(w))].filter(Boolean).join("\n");
     const name = String(pod.instance);
     const button = el("button", {type: "button", class: "small", on: {click: () => replace(name)}}, "Replace…");
-    return [text(pod.instance), text(pod.goal), status(pod.status), id(pod.agent_id), text(pod.hostname),
-      pairs(pod.ports), id(pairs(pod.persistence_ids)), id(pod.task_id), el("td", {class: "reason"}, text(why)),
+    return [text(pod.instance), text(pod.goal), status(pod.status), idCell(pod.agent_id), text(pod.hostname),
+      pairs(pod.ports), idCell(pairs(pod.persistence_ids)), idCell(pod.task_id), el("td", {class: "reason"}, text(why)),
       el("td", {}, button)];
   });
   fill("pods", table(["instance", "goal", "status", "agent", "host", "ports", "volume", "task", "reason", ""], rows));
@@ -228,9 +228,9 @@ function galeraRows(pod, entry, active) {
     const age = typeof live.age === "number" ? live.age + " s" : "-";
     const action = active
       ? el("button", {type: "button", class: "small", on: {click: () => force(name)}}, "Force bootstrap…") : "";
-    return [text(name), status(node.status), id(node.agent_id), text(address), id(pairs(node.volume)), status(state),
+    return [text(name), status(node.status), idCell(node.agent_id), text(address), idCell(pairs(node.volume)), status(state),
       status(live.wsrep_cluster_status), text(live.wsrep_cluster_size), text(live.wsrep_last_committed),
-      id(live.wsrep_cluster_state_uuid), age, el("td", {class: "reason error-text"}, live.error ? text(live.error) : ""),
+      idCell(live.wsrep_cluster_state_uuid), age, el("td", {class: "reason error-text"}, live.error ? text(live.error) : ""),
       el("td", {}, action)];
   });
 }
