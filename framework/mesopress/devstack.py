@@ -45,8 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def public_url(service: Path) -> str:
-    """The site's URL: the wordpress pod's WORDPRESS_PUBLIC_URL (exits with the reasons if invalid)."""
+def site_settings(service: Path) -> tuple[str, str]:
+    """The site's URL and admin user: the wordpress pod's WORDPRESS_PUBLIC_URL and WORDPRESS_ADMIN_USER
+    (exits with the reasons if the file is invalid)."""
     try:
         doc = config.parse_text(service.read_text(encoding="utf-8"), str(service))
     except (OSError, config.ConfigError) as exc:
@@ -60,7 +61,7 @@ def public_url(service: Path) -> str:
         ),
         {},
     )
-    return str(env.get("WORDPRESS_PUBLIC_URL", "")).rstrip("/")
+    return str(env.get("WORDPRESS_PUBLIC_URL", "")).rstrip("/"), str(env.get("WORDPRESS_ADMIN_USER", ""))
 
 
 def answers(url: str) -> bool:
@@ -134,11 +135,11 @@ def wait(stack: Stack, stop: threading.Event, check: Callable[[], bool], what: s
     return True
 
 
-def banner(site: str, ports: list[int]) -> str:
+def banner(site: str, admin_user: str, ports: list[int]) -> str:
     first = f"http://127.0.0.1:{ports[0]}"
     return "\n".join(
         [
-            f"Site:        {site}/   (admin: {site}/wp-admin/, user from the service file)",
+            f"Site:        {site}/   (admin: {site}/wp-admin/, user {admin_user})",
             "Schedulers:  " + ", ".join(f"http://127.0.0.1:{p}" for p in ports) + "   (one leads)",
             f"Admin password:  .venv/bin/python -m mesopress secret wordpress-admin-password --url {first}",
             f"Plans, pods:     .venv/bin/python -m mesopress plans|pods --url {first}",
@@ -149,7 +150,7 @@ def banner(site: str, ports: list[int]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    site = public_url(args.service)
+    site, admin_user = site_settings(args.service)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(args)
     stack.logs.mkdir(exist_ok=True)
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"localmesos up; schedulers deploying the service (logs: {stack.logs})", flush=True)
         if not wait(stack, stop, lambda: answers(f"{site}/"), "the site", args.timeout):
             return 0 if stop.is_set() else 1
-        print(banner(site, stack.ports), flush=True)
+        print(banner(site, admin_user, stack.ports), flush=True)
         while not stop.wait(1.0):
             if problem := stack.dead():
                 print(f"error: {problem}; stopping (logs in {stack.logs})", file=sys.stderr)

@@ -9,20 +9,21 @@ import pytest
 from mesopress import devstack
 
 
-def test_the_site_url_comes_from_the_service_file() -> None:
-    assert devstack.public_url(devstack.DEFAULT_SERVICE) == "http://127.0.0.1:31080"
+def test_the_site_url_and_admin_user_come_from_the_service_file() -> None:
+    assert devstack.site_settings(devstack.DEFAULT_SERVICE) == ("http://127.0.0.1:31080", "admin")
 
 
 def test_an_unreadable_service_file_stops_with_the_reason(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("pods: [\n")
     with pytest.raises(SystemExit, match="error reading the service file"):
-        devstack.public_url(bad)
+        devstack.site_settings(bad)
 
 
 def test_the_banner_says_where_everything_is() -> None:
-    text = devstack.banner("http://127.0.0.1:31080", [8080, 8081])
-    assert "Site:        http://127.0.0.1:31080/" in text
+    text = devstack.banner("http://127.0.0.1:31080", "admin", [8080, 8081])
+    site = "Site:        http://127.0.0.1:31080/   (admin: http://127.0.0.1:31080/wp-admin/, user admin)"
+    assert site in text
     assert "http://127.0.0.1:8080, http://127.0.0.1:8081" in text
     assert "mesopress secret wordpress-admin-password --url http://127.0.0.1:8080" in text
 
